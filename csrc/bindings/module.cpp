@@ -1,0 +1,456 @@
+// pybind11 module pyrnn._core: check arguments, allocate outputs, release the GIL,
+// call the dispatched kernel. No math here. Argument names and order match
+// pyrnn/reference.py; every check names the argument, what was expected and what was given.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "pyrnn/gemm.h"
+#include "pyrnn/kernels.h"
+#include "pyrnn/threads.h"
+
+namespace py = pybind11;
+using pyrnn::kernels;
+
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::ostringstream os;
+  os << "(";
+  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  os << (s.size() == 1 ? ",)" : ")");
+  return os.str();
+}
+
+std::vector<int64_t> shape_of(const py::array& a) {
+  return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
+}
+
+template <typename T>
+const char* dtype_name() {
+  return sizeof(T) == 4 ? "float32" : "float64";
+}
+
+// Checks a (dtype T, C-contiguous, exact shape) and returns its data pointer.
+// `dims` names the axes for the message, e.g. "(T, B, I)".
+template <typename T>
+T* checked(const py::handle& obj, const char* name, const std::vector<int64_t>& shape,
+           const char* dims, bool writable = false) {
+  if (!py::isinstance<py::array>(obj))
+    throw py::type_error(std::string(name) + ": expected a numpy array " + dims + ", got " +
+                         std::string(py::str(py::type::of(obj).attr("__name__"))));
+  py::array a = py::reinterpret_borrow<py::array>(obj);
+  if (!a.dtype().is(py::dtype::of<T>()))
+    throw py::type_error(std::string(name) + ": expected dtype " + dtype_name<T>() +
+                         " (the dtype of x), got " + std::string(py::str(a.dtype())));
+  if (shape_of(a) != shape)
+    throw py::value_error(std::string(name) + ": expected shape " + dims + " = " +
+                          shape_str(shape) + ", got " + shape_str(shape_of(a)));
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(std::string(name) + ": expected a C-contiguous array, got strides " +
+                          std::string(py::str(py::tuple(a.attr("strides")))));
+  if (writable && !a.writeable())
+    throw py::value_error(std::string(name) + ": expected a writable array, got a read-only one");
+  return static_cast<T*>(a.mutable_data());
+}
+
+template <typename T>
+T* checked_optional(const py::object& obj, const char* name, const std::vector<int64_t>& shape,
+                    const char* dims, bool writable = false) {
+  return obj.is_none() ? nullptr : checked<T>(obj, name, shape, dims, writable);
+}
+
+// Geometry shared by every cell, read from x and the weights; checks them all.
+struct Geometry {
+  pyrnn::SeqDims d;
+  std::vector<int64_t> lengths;
+};
+
+Geometry geometry(const py::array& x, const py::array& W_ih, const py::array& W_hh, int64_t G,
+                  const py::object& lengths, bool reverse) {
+  if (x.ndim() != 3)
+    throw py::value_error("x: expected a 3-D array (T, B, I), got shape " + shape_str(shape_of(x)));
+  if (W_hh.ndim() != 2)
+    throw py::value_error("W_hh: expected a 2-D array (G*H, H), got shape " +
+                          shape_str(shape_of(W_hh)));
+  Geometry g;
+  g.d.T = x.shape(0), g.d.B = x.shape(1), g.d.I = x.shape(2), g.d.H = W_hh.shape(1);
+  g.d.reverse = reverse;
+  g.d.lengths = nullptr;
+  if (g.d.T < 1 || g.d.B < 1 || g.d.I < 1)
+    throw py::value_error("x: expected T, B, I >= 1, got shape " + shape_str(shape_of(x)));
+  if (g.d.H < 1) throw py::value_error("W_hh: expected H >= 1, got shape " + shape_str(shape_of(W_hh)));
+  (void)W_ih;
+  if (!lengths.is_none()) {
+    if (!py::isinstance<py::array>(lengths))
+      throw py::type_error("lengths: expected a numpy int64 array (B,) or None");
+    py::array l = py::reinterpret_borrow<py::array>(lengths);
+    if (!l.dtype().is(py::dtype::of<int64_t>()))
+      throw py::type_error("lengths: expected dtype int64, got " + std::string(py::str(l.dtype())));
+    if (l.ndim() != 1 || l.shape(0) != g.d.B)
+      throw py::value_error("lengths: expected shape (B,) = (" + std::to_string(g.d.B) +
+                            ",), got " + shape_str(shape_of(l)));
+    auto r = l.unchecked<int64_t, 1>();
+    g.lengths.resize(g.d.B);
+    for (int64_t b = 0; b < g.d.B; ++b) {
+      if (r(b) < 1 || r(b) > g.d.T)
+        throw py::value_error("lengths: expected every length in 1..T = 1.." +
+                              std::to_string(g.d.T) + ", got " + std::to_string(r(b)) +
+                              " at index " + std::to_string(b));
+      g.lengths[b] = r(b);
+    }
+    g.d.lengths = g.lengths.data();
+  }
+  return g;
+}
+
+template <typename T>
+pyrnn::CellWeights<T> weights(const Geometry& g, int64_t G, const py::array& W_ih,
+                              const py::array& W_hh, const py::object& b_ih,
+                              const py::object& b_hh) {
+  const int64_t GH = G * g.d.H;
+  return {checked<T>(W_ih, "W_ih", {GH, g.d.I}, "(G*H, I)"),
+          checked<T>(W_hh, "W_hh", {GH, g.d.H}, "(G*H, H)"),
+          checked_optional<T>(b_ih, "b_ih", {GH}, "(G*H,)"),
+          checked_optional<T>(b_hh, "b_hh", {GH}, "(G*H,)")};
+}
+
+template <typename T>
+pyrnn::CellGrads<T> grads(const Geometry& g, int64_t G, const py::array& dW_ih,
+                          const py::array& dW_hh, const py::object& db_ih,
+                          const py::object& db_hh) {
+  const int64_t GH = G * g.d.H;
+  return {checked<T>(dW_ih, "dW_ih", {GH, g.d.I}, "(G*H, I)", true),
+          checked<T>(dW_hh, "dW_hh", {GH, g.d.H}, "(G*H, H)", true),
+          checked_optional<T>(db_ih, "db_ih", {GH}, "(G*H,)", true),
+          checked_optional<T>(db_hh, "db_hh", {GH}, "(G*H,)", true)};
+}
+
+template <typename T>
+py::array_t<T> empty(std::vector<int64_t> shape) {
+  return py::array_t<T>(shape);
+}
+
+pyrnn::Activation activation(const std::string& s) {
+  if (s == "tanh") return pyrnn::Activation::tanh;
+  if (s == "relu") return pyrnn::Activation::relu;
+  throw py::value_error("nonlinearity: expected 'tanh' or 'relu', got '" + s + "'");
+}
+
+py::tuple as_cache(const py::object& cache, size_t n, const char* fn) {
+  if (!py::isinstance<py::tuple>(cache) || py::len(cache) != n)
+    throw py::value_error(std::string("cache: expected the cache returned by ") + fn +
+                          "(..., store_cache=True), a tuple of " + std::to_string(n) +
+                          " arrays, got " + std::string(py::str(py::repr(cache))).substr(0, 80));
+  return py::reinterpret_borrow<py::tuple>(cache);
+}
+
+// Calls f<float> or f<double> according to x's dtype.
+template <template <typename> class F, typename... Args>
+auto by_dtype(const py::array& x, Args&&... args) {
+  if (x.dtype().is(py::dtype::of<float>())) return F<float>::call(std::forward<Args>(args)...);
+  if (x.dtype().is(py::dtype::of<double>())) return F<double>::call(std::forward<Args>(args)...);
+  throw py::type_error("x: expected dtype float32 or float64, got " + std::string(py::str(x.dtype())));
+}
+
+// ---- RNN ----
+template <typename T>
+struct RnnForward {
+  static py::tuple call(py::array x, py::array h0, py::array W_ih, py::array W_hh,
+                        py::object b_ih, py::object b_hh, py::object lengths, bool reverse,
+                        std::string nonlinearity, bool store_cache) {
+    (void)store_cache;  // backward needs only `out`
+    auto act = activation(nonlinearity);
+    Geometry g = geometry(x, W_ih, W_hh, 1, lengths, reverse);
+    const auto& d = g.d;
+    auto w = weights<T>(g, 1, W_ih, W_hh, b_ih, b_hh);
+    const T* px = checked<T>(x, "x", {d.T, d.B, d.I}, "(T, B, I)");
+    const T* ph0 = checked<T>(h0, "h0", {d.B, d.H}, "(B, H)");
+    auto out = empty<T>({d.T, d.B, d.H});
+    auto h_n = empty<T>({d.B, d.H});
+    std::vector<T> work(kernels<T>().rnn_workspace_size(d, false));
+    {
+      py::gil_scoped_release nogil;
+      kernels<T>().rnn_forward(d, act, w, px, ph0, out.mutable_data(), h_n.mutable_data(),
+                               work.data());
+    }
+    return py::make_tuple(out, h_n, py::tuple());
+  }
+};
+
+template <typename T>
+struct RnnBackward {
+  static py::tuple call(py::array dout, py::array dh_n, py::array x, py::array h0,
+                        py::array W_ih, py::array W_hh, py::array out, py::object cache,
+                        py::array dW_ih, py::array dW_hh, py::object db_ih, py::object db_hh,
+                        py::object lengths, bool reverse, std::string nonlinearity) {
+    auto act = activation(nonlinearity);
+    Geometry g = geometry(x, W_ih, W_hh, 1, lengths, reverse);
+    const auto& d = g.d;
+    as_cache(cache, 0, "rnn_forward");
+    auto w = weights<T>(g, 1, W_ih, W_hh, py::none(), py::none());
+    auto gr = grads<T>(g, 1, dW_ih, dW_hh, db_ih, db_hh);
+    const T* px = checked<T>(x, "x", {d.T, d.B, d.I}, "(T, B, I)");
+    const T* ph0 = checked<T>(h0, "h0", {d.B, d.H}, "(B, H)");
+    const T* pout = checked<T>(out, "out", {d.T, d.B, d.H}, "(T, B, H)");
+    const T* pdout = checked<T>(dout, "dout", {d.T, d.B, d.H}, "(T, B, H)");
+    const T* pdh = checked<T>(dh_n, "dh_n", {d.B, d.H}, "(B, H)");
+    auto dx = empty<T>({d.T, d.B, d.I});
+    auto dh0 = empty<T>({d.B, d.H});
+    std::vector<T> work(kernels<T>().rnn_workspace_size(d, true));
+    {
+      py::gil_scoped_release nogil;
+      kernels<T>().rnn_backward(d, act, w, px, ph0, pout, pdout, pdh, dx.mutable_data(),
+                                dh0.mutable_data(), gr, work.data());
+    }
+    return py::make_tuple(dx, dh0);
+  }
+};
+
+// ---- LSTM ----
+template <typename T>
+struct LstmForward {
+  static py::tuple call(py::array x, py::array h0, py::array c0, py::array W_ih, py::array W_hh,
+                        py::object b_ih, py::object b_hh, py::object lengths, bool reverse,
+                        bool store_cache) {
+    Geometry g = geometry(x, W_ih, W_hh, 4, lengths, reverse);
+    const auto& d = g.d;
+    auto w = weights<T>(g, 4, W_ih, W_hh, b_ih, b_hh);
+    const T* px = checked<T>(x, "x", {d.T, d.B, d.I}, "(T, B, I)");
+    const T* ph0 = checked<T>(h0, "h0", {d.B, d.H}, "(B, H)");
+    const T* pc0 = checked<T>(c0, "c0", {d.B, d.H}, "(B, H)");
+    auto out = empty<T>({d.T, d.B, d.H});
+    auto h_n = empty<T>({d.B, d.H});
+    auto c_n = empty<T>({d.B, d.H});
+    py::array_t<T> gates, c_all;
+    if (store_cache) {
+      gates = empty<T>({d.T, d.B, 4 * d.H});
+      c_all = empty<T>({d.T, d.B, d.H});
+    }
+    std::vector<T> work(kernels<T>().lstm_workspace_size(d, store_cache));
+    {
+      py::gil_scoped_release nogil;
+      kernels<T>().lstm_forward(d, w, px, ph0, pc0, out.mutable_data(), h_n.mutable_data(),
+                                c_n.mutable_data(), store_cache ? gates.mutable_data() : nullptr,
+                                store_cache ? c_all.mutable_data() : nullptr, work.data());
+    }
+    return py::make_tuple(out, h_n, c_n, store_cache ? py::make_tuple(gates, c_all) : py::tuple());
+  }
+};
+
+template <typename T>
+struct LstmBackward {
+  static py::tuple call(py::array dout, py::array dh_n, py::array dc_n, py::array x,
+                        py::array h0, py::array c0, py::array W_ih, py::array W_hh,
+                        py::array out, py::object cache, py::array dW_ih, py::array dW_hh,
+                        py::object db_ih, py::object db_hh, py::object lengths, bool reverse) {
+    Geometry g = geometry(x, W_ih, W_hh, 4, lengths, reverse);
+    const auto& d = g.d;
+    py::tuple c = as_cache(cache, 2, "lstm_forward");
+    auto w = weights<T>(g, 4, W_ih, W_hh, py::none(), py::none());
+    auto gr = grads<T>(g, 4, dW_ih, dW_hh, db_ih, db_hh);
+    const T* px = checked<T>(x, "x", {d.T, d.B, d.I}, "(T, B, I)");
+    const T* ph0 = checked<T>(h0, "h0", {d.B, d.H}, "(B, H)");
+    const T* pc0 = checked<T>(c0, "c0", {d.B, d.H}, "(B, H)");
+    const T* pout = checked<T>(out, "out", {d.T, d.B, d.H}, "(T, B, H)");
+    T* pgates = checked<T>(c[0], "cache[0] (gates)", {d.T, d.B, 4 * d.H}, "(T, B, 4H)", true);
+    const T* pc_all = checked<T>(c[1], "cache[1] (c_all)", {d.T, d.B, d.H}, "(T, B, H)");
+    const T* pdout = checked<T>(dout, "dout", {d.T, d.B, d.H}, "(T, B, H)");
+    const T* pdh = checked<T>(dh_n, "dh_n", {d.B, d.H}, "(B, H)");
+    const T* pdc = checked<T>(dc_n, "dc_n", {d.B, d.H}, "(B, H)");
+    auto dx = empty<T>({d.T, d.B, d.I});
+    auto dh0 = empty<T>({d.B, d.H});
+    auto dc0 = empty<T>({d.B, d.H});
+    std::vector<T> work(kernels<T>().lstm_workspace_size(d, true));
+    {
+      py::gil_scoped_release nogil;
+      kernels<T>().lstm_backward(d, w, px, ph0, pc0, pout, pgates, pc_all, pdout, pdh, pdc,
+                                 dx.mutable_data(), dh0.mutable_data(), dc0.mutable_data(), gr,
+                                 work.data());
+    }
+    return py::make_tuple(dx, dh0, dc0);
+  }
+};
+
+// ---- GRU ----
+template <typename T>
+struct GruForward {
+  static py::tuple call(py::array x, py::array h0, py::array W_ih, py::array W_hh,
+                        py::object b_ih, py::object b_hh, py::object lengths, bool reverse,
+                        bool reset_after, bool store_cache) {
+    Geometry g = geometry(x, W_ih, W_hh, 3, lengths, reverse);
+    const auto& d = g.d;
+    auto w = weights<T>(g, 3, W_ih, W_hh, b_ih, b_hh);
+    const T* px = checked<T>(x, "x", {d.T, d.B, d.I}, "(T, B, I)");
+    const T* ph0 = checked<T>(h0, "h0", {d.B, d.H}, "(B, H)");
+    auto out = empty<T>({d.T, d.B, d.H});
+    auto h_n = empty<T>({d.B, d.H});
+    py::array_t<T> gates;
+    if (store_cache) gates = empty<T>({d.T, d.B, 4 * d.H});
+    std::vector<T> work(kernels<T>().gru_workspace_size(d, store_cache));
+    {
+      py::gil_scoped_release nogil;
+      kernels<T>().gru_forward(d, reset_after, w, px, ph0, out.mutable_data(), h_n.mutable_data(),
+                               store_cache ? gates.mutable_data() : nullptr, work.data());
+    }
+    return py::make_tuple(out, h_n, store_cache ? py::make_tuple(gates) : py::tuple());
+  }
+};
+
+template <typename T>
+struct GruBackward {
+  static py::tuple call(py::array dout, py::array dh_n, py::array x, py::array h0,
+                        py::array W_ih, py::array W_hh, py::array out, py::object cache,
+                        py::array dW_ih, py::array dW_hh, py::object db_ih, py::object db_hh,
+                        py::object lengths, bool reverse, bool reset_after) {
+    Geometry g = geometry(x, W_ih, W_hh, 3, lengths, reverse);
+    const auto& d = g.d;
+    py::tuple c = as_cache(cache, 1, "gru_forward");
+    auto w = weights<T>(g, 3, W_ih, W_hh, py::none(), py::none());
+    auto gr = grads<T>(g, 3, dW_ih, dW_hh, db_ih, db_hh);
+    const T* px = checked<T>(x, "x", {d.T, d.B, d.I}, "(T, B, I)");
+    const T* ph0 = checked<T>(h0, "h0", {d.B, d.H}, "(B, H)");
+    const T* pout = checked<T>(out, "out", {d.T, d.B, d.H}, "(T, B, H)");
+    T* pgates = checked<T>(c[0], "cache[0] (gates)", {d.T, d.B, 4 * d.H}, "(T, B, 4H)", true);
+    const T* pdout = checked<T>(dout, "dout", {d.T, d.B, d.H}, "(T, B, H)");
+    const T* pdh = checked<T>(dh_n, "dh_n", {d.B, d.H}, "(B, H)");
+    auto dx = empty<T>({d.T, d.B, d.I});
+    auto dh0 = empty<T>({d.B, d.H});
+    std::vector<T> work(kernels<T>().gru_workspace_size(d, true));
+    {
+      py::gil_scoped_release nogil;
+      kernels<T>().gru_backward(d, reset_after, w, px, ph0, pout, pgates, pdout, pdh,
+                                dx.mutable_data(), dh0.mutable_data(), gr, work.data());
+    }
+    return py::make_tuple(dx, dh0);
+  }
+};
+
+template <typename T>
+struct Gemm {
+  static py::array call(bool transA, bool transB, double alpha, py::array A, py::array B,
+                        double beta, py::object C) {
+    if (A.ndim() != 2 || B.ndim() != 2) throw py::value_error("A, B: expected 2-D arrays");
+    const int64_t M = transA ? A.shape(1) : A.shape(0), K = transA ? A.shape(0) : A.shape(1);
+    const int64_t N = transB ? B.shape(0) : B.shape(1);
+    const int64_t KB = transB ? B.shape(1) : B.shape(0);
+    if (K != KB)
+      throw py::value_error("B: expected " + std::to_string(K) + " rows in op(B), got " +
+                            std::to_string(KB));
+    const T* pa = checked<T>(A, "A", shape_of(A), "(rows, cols)");
+    const T* pb = checked<T>(B, "B", shape_of(B), "(rows, cols)");
+    py::array_t<T> out = C.is_none() ? empty<T>({M, N}) : py::reinterpret_borrow<py::array_t<T>>(C);
+    T* pc = checked<T>(out, "C", {M, N}, "(M, N)", true);
+    {
+      py::gil_scoped_release nogil;
+      pyrnn::gemm<T>(transA, transB, M, N, K, T(alpha), pa, A.shape(1), pb, B.shape(1), T(beta),
+                     pc, N);
+    }
+    return out;
+  }
+};
+
+pyrnn::SimdTarget parse_target(const std::string& name) {
+  if (name == "generic") return pyrnn::SimdTarget::generic;
+  if (name == "avx2") return pyrnn::SimdTarget::avx2;
+  throw py::value_error("target: expected 'generic' or 'avx2', got '" + name + "'");
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "pyrnn engine: dispatched C++ kernels. Use pyrnn.functional, not this module.";
+  using py::arg;
+  const auto none = py::none();
+
+  m.def("rnn_forward",
+        [](py::array x, py::array h0, py::array W_ih, py::array W_hh, py::object b_ih,
+           py::object b_hh, py::object lengths, bool reverse, std::string nonlinearity,
+           bool store_cache) {
+          return by_dtype<RnnForward>(x, x, h0, W_ih, W_hh, b_ih, b_hh, lengths, reverse,
+                                      nonlinearity, store_cache);
+        },
+        arg("x"), arg("h0"), arg("W_ih"), arg("W_hh"), arg("b_ih"), arg("b_hh"),
+        arg("lengths") = none, arg("reverse") = false, arg("nonlinearity") = "tanh",
+        arg("store_cache") = true);
+  m.def("rnn_backward",
+        [](py::array dout, py::array dh_n, py::array x, py::array h0, py::array W_ih,
+           py::array W_hh, py::array out, py::object cache, py::array dW_ih, py::array dW_hh,
+           py::object db_ih, py::object db_hh, py::object lengths, bool reverse,
+           std::string nonlinearity) {
+          return by_dtype<RnnBackward>(x, dout, dh_n, x, h0, W_ih, W_hh, out, cache, dW_ih,
+                                       dW_hh, db_ih, db_hh, lengths, reverse, nonlinearity);
+        },
+        arg("dout"), arg("dh_n"), arg("x"), arg("h0"), arg("W_ih"), arg("W_hh"), arg("out"),
+        arg("cache"), arg("dW_ih"), arg("dW_hh"), arg("db_ih"), arg("db_hh"),
+        arg("lengths") = none, arg("reverse") = false, arg("nonlinearity") = "tanh");
+  m.def("lstm_forward",
+        [](py::array x, py::array h0, py::array c0, py::array W_ih, py::array W_hh,
+           py::object b_ih, py::object b_hh, py::object lengths, bool reverse, bool store_cache) {
+          return by_dtype<LstmForward>(x, x, h0, c0, W_ih, W_hh, b_ih, b_hh, lengths, reverse,
+                                       store_cache);
+        },
+        arg("x"), arg("h0"), arg("c0"), arg("W_ih"), arg("W_hh"), arg("b_ih"), arg("b_hh"),
+        arg("lengths") = none, arg("reverse") = false, arg("store_cache") = true);
+  m.def("lstm_backward",
+        [](py::array dout, py::array dh_n, py::array dc_n, py::array x, py::array h0,
+           py::array c0, py::array W_ih, py::array W_hh, py::array out, py::object cache,
+           py::array dW_ih, py::array dW_hh, py::object db_ih, py::object db_hh,
+           py::object lengths, bool reverse) {
+          return by_dtype<LstmBackward>(x, dout, dh_n, dc_n, x, h0, c0, W_ih, W_hh, out, cache,
+                                        dW_ih, dW_hh, db_ih, db_hh, lengths, reverse);
+        },
+        arg("dout"), arg("dh_n"), arg("dc_n"), arg("x"), arg("h0"), arg("c0"), arg("W_ih"),
+        arg("W_hh"), arg("out"), arg("cache"), arg("dW_ih"), arg("dW_hh"), arg("db_ih"),
+        arg("db_hh"), arg("lengths") = none, arg("reverse") = false);
+  m.def("gru_forward",
+        [](py::array x, py::array h0, py::array W_ih, py::array W_hh, py::object b_ih,
+           py::object b_hh, py::object lengths, bool reverse, bool reset_after,
+           bool store_cache) {
+          return by_dtype<GruForward>(x, x, h0, W_ih, W_hh, b_ih, b_hh, lengths, reverse,
+                                      reset_after, store_cache);
+        },
+        arg("x"), arg("h0"), arg("W_ih"), arg("W_hh"), arg("b_ih"), arg("b_hh"),
+        arg("lengths") = none, arg("reverse") = false, arg("reset_after") = true,
+        arg("store_cache") = true);
+  m.def("gru_backward",
+        [](py::array dout, py::array dh_n, py::array x, py::array h0, py::array W_ih,
+           py::array W_hh, py::array out, py::object cache, py::array dW_ih, py::array dW_hh,
+           py::object db_ih, py::object db_hh, py::object lengths, bool reverse,
+           bool reset_after) {
+          return by_dtype<GruBackward>(x, dout, dh_n, x, h0, W_ih, W_hh, out, cache, dW_ih,
+                                       dW_hh, db_ih, db_hh, lengths, reverse, reset_after);
+        },
+        arg("dout"), arg("dh_n"), arg("x"), arg("h0"), arg("W_ih"), arg("W_hh"), arg("out"),
+        arg("cache"), arg("dW_ih"), arg("dW_hh"), arg("db_ih"), arg("db_hh"),
+        arg("lengths") = none, arg("reverse") = false, arg("reset_after") = true);
+  m.def("gemm",
+        [](bool transA, bool transB, double alpha, py::array A, py::array B, double beta,
+           py::object C) { return by_dtype<Gemm>(A, transA, transB, alpha, A, B, beta, C); },
+        arg("transA"), arg("transB"), arg("alpha"), arg("A"), arg("B"), arg("beta") = 0.0,
+        arg("C") = none, "C = alpha op(A) op(B) + beta C (for tests and benchmarks)");
+
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw py::value_error("n: expected a thread count >= 1, got " + std::to_string(n));
+    pyrnn::set_num_threads(n);
+  }, arg("n"));
+  m.def("get_num_threads", &pyrnn::get_num_threads);
+  m.attr("has_openmp") = pyrnn::has_openmp();
+  m.def("simd_target", [] { return std::string(pyrnn::target_name(pyrnn::active_target())); });
+  m.def("available_simd_targets", [] {
+    std::vector<std::string> v;
+    for (auto t : {pyrnn::SimdTarget::generic, pyrnn::SimdTarget::avx2})
+      if (pyrnn::target_supported(t)) v.emplace_back(pyrnn::target_name(t));
+    return v;
+  });
+  m.def("set_simd_target", [](const std::string& name) {
+    if (!pyrnn::set_active_target(parse_target(name)))
+      throw py::value_error("target: '" + name + "' is not supported on this CPU; available: " +
+                            std::string(py::str(py::module_::import("pyrnn._core")
+                                                    .attr("available_simd_targets")())));
+  }, arg("target"));
+}

@@ -1,0 +1,128 @@
+// Helpers shared by the cell kernels of one SIMD target: step geometry for variable
+// lengths and reverse directions, activations, and the post-loop gradient GEMMs.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "pyrnn/kernels.h"
+#include "pyrnn/threads.h"
+
+#ifndef PYRNN_TARGET_NS
+#error "compile cell kernels with -DPYRNN_TARGET_NS=<target>"
+#endif
+
+namespace pyrnn {
+namespace PYRNN_TARGET_NS {
+
+inline int64_t row_length(const SeqDims& d, int64_t b) { return d.lengths ? d.lengths[b] : d.T; }
+
+inline int64_t max_length(const SeqDims& d) {
+  if (!d.lengths) return d.T;
+  int64_t m = 0;
+  for (int64_t b = 0; b < d.B; ++b) m = std::max(m, d.lengths[b]);
+  return m;
+}
+
+// Time index row b processes at step s, or -1 once the row has ended.
+inline int64_t step_time(const SeqDims& d, int64_t b, int64_t s) {
+  const int64_t len = row_length(d, b);
+  if (s >= len) return -1;
+  return d.reverse ? len - 1 - s : s;
+}
+
+// Time index row b processed at step s - 1 (s >= 1, row active at s).
+inline int64_t prev_time(const SeqDims& d, int64_t t) { return d.reverse ? t + 1 : t - 1; }
+
+// Elementwise work below this many elements stays on one thread: a parallel region
+// costs more than it saves.
+constexpr int64_t kParallelMin = 1 << 14;
+
+template <typename T>
+inline T sigmoid(T a) {
+  // exp(-|a|) cannot overflow; both branches are the same function.
+  const T e = std::exp(-std::abs(a));
+  return a >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+}
+
+template <typename T>
+inline T relu(T a) {
+  return a < T(0) ? T(0) : a;  // NaN passes through, as in PyTorch
+}
+
+// Zero the entries of a (T, B, W) buffer (row stride ld) at steps past each row's end.
+template <typename T>
+void zero_padding(const SeqDims& d, T* buf, int64_t W, int64_t ld) {
+  if (!d.lengths) return;
+  for (int64_t b = 0; b < d.B; ++b)
+    for (int64_t t = d.lengths[b]; t < d.T; ++t) std::fill_n(buf + (t * d.B + b) * ld, W, T(0));
+}
+
+// db[j] += sum over rows of A[:, j]; A is (rows, n) with row stride lda.
+template <typename T>
+void add_column_sums(const T* A, int64_t rows, int64_t n, int64_t lda, T* db) {
+  if (!db) return;
+  const int nt = get_num_threads();
+#pragma omp parallel num_threads(nt) if (rows * n >= kParallelMin)
+  {
+    // Each thread owns a slice of columns, so the sum order is fixed: deterministic.
+#ifdef _OPENMP
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+#else
+    const int tid = 0, nth = 1;
+#endif
+    const int64_t j0 = n * tid / nth, j1 = n * (tid + 1) / nth;
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* a = A + r * lda;
+      for (int64_t j = j0; j < j1; ++j) db[j] += a[j];
+    }
+  }
+}
+
+// dW (n, H) += sum_t dA[t]^T h_prev[t], where dA (T, B, n) has row stride lda and is zero
+// at padded steps, and h_prev[t] is the state before step t: out[t-1] forwards, out[t+1]
+// backwards, h0 at each row's first step. Since out is zero past each row's end, two
+// shifted GEMMs over all rows plus one small GEMM for the first steps cover every term.
+// scratch: (B, n) elements, used for reverse directions with lengths.
+template <typename T>
+void add_recurrent_weight_grad(const SeqDims& d, const T* dA, int64_t lda, int64_t n,
+                               const T* out, const T* h0, T* dW, T* scratch) {
+  const int64_t TB = d.T * d.B, B = d.B, H = d.H;
+  if (!d.reverse) {
+    if (d.T > 1) gemm<T>(true, false, n, H, TB - B, T(1), dA + B * lda, lda, out, H, T(1), dW, H);
+    gemm<T>(true, false, n, H, B, T(1), dA, lda, h0, H, T(1), dW, H);
+    return;
+  }
+  if (d.T > 1) gemm<T>(true, false, n, H, TB - B, T(1), dA, lda, out + B * H, H, T(1), dW, H);
+  if (!d.lengths) {
+    gemm<T>(true, false, n, H, B, T(1), dA + (TB - B) * lda, lda, h0, H, T(1), dW, H);
+    return;
+  }
+  for (int64_t b = 0; b < B; ++b)
+    std::memcpy(scratch + b * n, dA + ((d.lengths[b] - 1) * B + b) * lda, n * sizeof(T));
+  gemm<T>(true, false, n, H, B, T(1), scratch, n, h0, H, T(1), dW, H);
+}
+
+// The post-loop half of every backward: given pre-activation gradients dA (T*B rows,
+// stride lda) of the input projection, dx = dA W_ih, dW_ih += dA^T x, db_ih += sum dA.
+template <typename T>
+void input_projection_backward(const SeqDims& d, int64_t GH, const T* dA, int64_t lda,
+                               const T* x, const T* W_ih, T* dx, T* dW_ih, T* db_ih) {
+  const int64_t TB = d.T * d.B;
+  gemm<T>(false, false, TB, d.I, GH, T(1), dA, lda, W_ih, d.I, T(0), dx, d.I);
+  gemm<T>(true, false, GH, d.I, TB, T(1), dA, lda, x, d.I, T(1), dW_ih, d.I);
+  add_column_sums(dA, TB, GH, lda, db_ih);
+}
+
+// out = a (B, n, stride lda) for rows active at step s; other rows keep their value.
+template <typename T>
+void copy_active_rows(const SeqDims& d, int64_t s, const T* a, T* out, int64_t n) {
+  for (int64_t b = 0; b < d.B; ++b)
+    if (step_time(d, b, s) >= 0) std::memcpy(out + b * n, a + b * n, n * sizeof(T));
+}
+
+}  // namespace PYRNN_TARGET_NS
+}  // namespace pyrnn

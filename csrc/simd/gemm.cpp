@@ -1,0 +1,581 @@
+// Cache-blocked GEMM for one SIMD target (compiled once per target with PYRNN_TARGET_NS set):
+// BLIS-style packing + register-tiled microkernels, and a dot-product path for small-M A*B^T.
+//
+// RESULTS_PLACEHOLDER
+
+#include "pyrnn/gemm.h"
+#include "pyrnn/threads.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define PYRNN_GEMM_AVX2 1
+#endif
+
+namespace pyrnn {
+namespace PYRNN_TARGET_NS {
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Vector abstraction: one kernel source serves AVX2 (intrinsics) and generic (plain arrays
+// of a fixed width, which the compiler maps onto the baseline SIMD registers).
+
+#ifdef PYRNN_GEMM_AVX2
+struct VecF32 {
+  using T = float;
+  using V = __m256;
+  static constexpr int W = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const T* p) { return _mm256_loadu_ps(p); }
+  static V bcast(const T* p) { return _mm256_broadcast_ss(p); }
+  static V set1(T x) { return _mm256_set1_ps(x); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
+  static V load_first(const T* p, int n) {  // lanes >= n read as 0 and are never touched
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx));
+  }
+  static T hsum(V v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  // dst row q (stride ldd) = src column q, for a W x W block (src row stride lds).
+  static void transpose(const T* src, int64_t lds, T* dst, int64_t ldd) {
+    __m256 r[8], t[8], s[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+      s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; ++i) {
+      _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(s[i], s[i + 4], 0x20));
+      _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(s[i], s[i + 4], 0x31));
+    }
+  }
+};
+
+struct VecF64 {
+  using T = double;
+  using V = __m256d;
+  static constexpr int W = 4;
+  static V zero() { return _mm256_setzero_pd(); }
+  static V load(const T* p) { return _mm256_loadu_pd(p); }
+  static V bcast(const T* p) { return _mm256_broadcast_sd(p); }
+  static V set1(T x) { return _mm256_set1_pd(x); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static void store(T* p, V v) { _mm256_storeu_pd(p, v); }
+  static V load_first(const T* p, int n) {
+    const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
+    return _mm256_maskload_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), idx));
+  }
+  static T hsum(V v) {
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+  }
+  static void transpose(const T* src, int64_t lds, T* dst, int64_t ldd) {
+    const __m256d r0 = _mm256_loadu_pd(src), r1 = _mm256_loadu_pd(src + lds);
+    const __m256d r2 = _mm256_loadu_pd(src + 2 * lds), r3 = _mm256_loadu_pd(src + 3 * lds);
+    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+    const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+    _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(dst + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(dst + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(dst + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+  }
+};
+#endif
+
+template <typename T_, int W_>
+struct VecPortable {
+  using T = T_;
+  static constexpr int W = W_;
+  struct V {
+    T x[W];
+  };
+  static V zero() {
+    V r;
+    for (int l = 0; l < W; ++l) r.x[l] = T(0);
+    return r;
+  }
+  static V load(const T* p) {
+    V r;
+    for (int l = 0; l < W; ++l) r.x[l] = p[l];
+    return r;
+  }
+  static V bcast(const T* p) { return set1(*p); }
+  static V set1(T a) {
+    V r;
+    for (int l = 0; l < W; ++l) r.x[l] = a;
+    return r;
+  }
+  static V fma(V a, V b, V c) {
+    for (int l = 0; l < W; ++l) c.x[l] += a.x[l] * b.x[l];
+    return c;
+  }
+  static V mul(V a, V b) {
+    for (int l = 0; l < W; ++l) a.x[l] *= b.x[l];
+    return a;
+  }
+  static void store(T* p, V v) {
+    for (int l = 0; l < W; ++l) p[l] = v.x[l];
+  }
+  static V load_first(const T* p, int n) {
+    V r;
+    for (int l = 0; l < W; ++l) r.x[l] = l < n ? p[l] : T(0);
+    return r;
+  }
+  static T hsum(V v) {
+    T s = v.x[0];
+    for (int l = 1; l < W; ++l) s += v.x[l];
+    return s;
+  }
+  static void transpose(const T* src, int64_t lds, T* dst, int64_t ldd) {
+    for (int i = 0; i < W; ++i)
+      for (int q = 0; q < W; ++q) dst[q * ldd + i] = src[i * lds + q];
+  }
+};
+
+// Register tile MR x NR (NR = 2 vectors) and cache blocks. The MR x NR accumulators take 12
+// of 16 vector registers. KC x NR B micro-panel (16 KB) stays in L1, the MC x KC block of A
+// (<= 240 KB) in L2, the KC x NC block of B in L3.
+template <typename T>
+struct Target;
+#ifdef PYRNN_GEMM_AVX2
+template <>
+struct Target<float> {
+  using VT = VecF32;
+  static constexpr int MR = 6, KC = 256, MC = 240, NC = 4096;
+};
+template <>
+struct Target<double> {
+  using VT = VecF64;
+  static constexpr int MR = 6, KC = 256, MC = 120, NC = 2048;
+};
+#else
+// Baseline x86-64 has 16-byte vectors (SSE2): 4 floats or 2 doubles.
+template <>
+struct Target<float> {
+  using VT = VecPortable<float, 4>;
+  static constexpr int MR = 6, KC = 256, MC = 240, NC = 4096;
+};
+template <>
+struct Target<double> {
+  using VT = VecPortable<double, 2>;
+  static constexpr int MR = 6, KC = 256, MC = 120, NC = 2048;
+};
+#endif
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// Per-thread pack buffers, grown once and reused (64-byte aligned views).
+template <typename T>
+struct Scratch {
+  std::vector<T> a, b, edge;
+};
+template <typename T>
+Scratch<T>& scratch() {
+  thread_local Scratch<T> s;
+  return s;
+}
+template <typename T>
+T* aligned_view(std::vector<T>& v, size_t n) {
+  const size_t pad = 64 / sizeof(T);
+  if (v.size() < n + pad) v.resize(n + pad);
+  const auto p = reinterpret_cast<std::uintptr_t>(v.data());
+  return reinterpret_cast<T*>((p + 63) & ~std::uintptr_t(63));
+}
+
+// c[m,n] = alpha * t[m,n] + beta * c (c not read when beta == 0).
+template <typename T>
+void merge_tile(int m, int n, const T* t, int ldt, T* c, int64_t ldc, T alpha, T beta) {
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j)
+      c[i * ldc + j] = beta == T(0) ? alpha * t[i * ldt + j]
+                                    : alpha * t[i * ldt + j] + beta * c[i * ldc + j];
+}
+
+template <typename T>
+void scale_matrix(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    T* c = C + i * ldc;
+    if (beta == T(0)) {
+      std::fill(c, c + N, T(0));
+    } else if (beta != T(1)) {
+      for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Microkernel: C[R, nr] = alpha * Apanel[R, kc] * B[kc, NR] + beta * C, R <= MR rows.
+// a: packed, MR values per k. b: NR values per k at stride ldbk (NR when packed, ldb when
+// read straight from a row-major B). nr < NR goes through a stack tile.
+
+template <typename VT, int R, int MR>
+void microkernel(int64_t kc, const typename VT::T* a, const typename VT::T* b, int64_t ldbk,
+                 typename VT::T* c, int64_t ldc, int nr, typename VT::T alpha,
+                 typename VT::T beta) {
+  using T = typename VT::T;
+  using V = typename VT::V;
+  constexpr int W = VT::W;
+  V c0[R], c1[R];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i) c0[i] = c1[i] = VT::zero();
+  for (int64_t k = 0; k < kc; ++k) {
+    const V b0 = VT::load(b), b1 = VT::load(b + W);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      const V ai = VT::bcast(a + i);
+      c0[i] = VT::fma(ai, b0, c0[i]);
+      c1[i] = VT::fma(ai, b1, c1[i]);
+    }
+    a += MR;
+    b += ldbk;
+  }
+  const V va = VT::set1(alpha);
+  if (nr == 2 * W) {
+    const V vb = VT::set1(beta);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      T* ci = c + i * ldc;
+      V r0 = VT::mul(va, c0[i]), r1 = VT::mul(va, c1[i]);
+      if (beta != T(0)) {
+        r0 = VT::fma(vb, VT::load(ci), r0);
+        r1 = VT::fma(vb, VT::load(ci + W), r1);
+      }
+      VT::store(ci, r0);
+      VT::store(ci + W, r1);
+    }
+  } else {
+    alignas(64) T t[R * 2 * W];
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      VT::store(t + i * 2 * W, c0[i]);
+      VT::store(t + i * 2 * W + W, c1[i]);
+    }
+    merge_tile(R, nr, t, 2 * W, c, ldc, alpha, beta);
+  }
+}
+
+template <typename T>
+void run_microkernel(int mr, int64_t kc, const T* a, const T* b, int64_t ldbk, T* c,
+                     int64_t ldc, int nr, T alpha, T beta) {
+  using VT = typename Target<T>::VT;
+  constexpr int MR = Target<T>::MR;
+  static_assert(MR == 6, "dispatch below covers MR == 6");
+  switch (mr) {
+    case 6: return microkernel<VT, 6, MR>(kc, a, b, ldbk, c, ldc, nr, alpha, beta);
+    case 5: return microkernel<VT, 5, MR>(kc, a, b, ldbk, c, ldc, nr, alpha, beta);
+    case 4: return microkernel<VT, 4, MR>(kc, a, b, ldbk, c, ldc, nr, alpha, beta);
+    case 3: return microkernel<VT, 3, MR>(kc, a, b, ldbk, c, ldc, nr, alpha, beta);
+    case 2: return microkernel<VT, 2, MR>(kc, a, b, ldbk, c, ldc, nr, alpha, beta);
+    default: return microkernel<VT, 1, MR>(kc, a, b, ldbk, c, ldc, nr, alpha, beta);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Packing. A block [mc, kc] -> MR-row panels, k-major. B block [kc, nc] -> NR-column panels,
+// k-major, zero-padded to NR.
+
+template <typename T>
+void pack_a(bool transA, int64_t mc, int64_t kc, const T* A, int64_t lda, T* dst) {
+  constexpr int MR = Target<T>::MR;
+  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+    const int mr = static_cast<int>(std::min<int64_t>(MR, mc - i0));
+    if (transA) {  // A stored (K, M): each k is a contiguous run of rows
+      for (int64_t k = 0; k < kc; ++k) {
+        const T* src = A + k * lda + i0;
+        for (int i = 0; i < mr; ++i) dst[k * MR + i] = src[i];
+      }
+    } else {
+      for (int i = 0; i < mr; ++i) {
+        const T* src = A + (i0 + i) * lda;
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
+      }
+    }
+  }
+}
+
+// One NR-wide panel of B (k-major) into dst[kc, NR].
+template <typename T>
+void pack_b_panel(bool transB, int64_t kc, int nr, const T* B, int64_t ldb, T* dst) {
+  using VT = typename Target<T>::VT;
+  constexpr int W = VT::W, NR = 2 * W;
+  if (!transB) {  // B stored (K, N): rows are contiguous
+    for (int64_t k = 0; k < kc; ++k) {
+      const T* src = B + k * ldb;
+      T* d = dst + k * NR;
+      int j = 0;
+      for (; j < nr; ++j) d[j] = src[j];
+      for (; j < NR; ++j) d[j] = T(0);
+    }
+    return;
+  }
+  // B stored (N, K): transpose W x W blocks (AVX2: 3x faster than a scalar gather).
+  int64_t k = 0;
+  if (nr == NR) {
+    for (; k + W <= kc; k += W)
+      for (int g = 0; g < NR; g += W) VT::transpose(B + g * ldb + k, ldb, dst + k * NR + g, NR);
+  }
+  for (; k < kc; ++k) {
+    T* d = dst + k * NR;
+    int j = 0;
+    for (; j < nr; ++j) d[j] = B[j * ldb + k];
+    for (; j < NR; ++j) d[j] = T(0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Blocked GEMM on one thread's sub-problem. directB: read B (not transposed) in place instead
+// of packing it; worth it when few rows of A reuse each packed panel.
+
+template <typename T>
+void gemm_blocked(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha,
+                  const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
+                  bool directB) {
+  using Tg = Target<T>;
+  constexpr int MR = Tg::MR, NR = 2 * Tg::VT::W;
+  const int64_t kcs = ceil_div(K, ceil_div(K, Tg::KC));  // balanced K blocks
+  const int64_t mcs = round_up(ceil_div(M, ceil_div(M, Tg::MC)), MR);
+  const int64_t ncs = std::min<int64_t>(round_up(N, NR), Tg::NC);
+  Scratch<T>& s = scratch<T>();
+  T* Ap = aligned_view(s.a, static_cast<size_t>(mcs * kcs));
+  T* Bp = directB ? nullptr : aligned_view(s.b, static_cast<size_t>(ncs * kcs));
+  T* Be = directB ? aligned_view(s.edge, static_cast<size_t>(NR * kcs)) : nullptr;
+
+  for (int64_t jc = 0; jc < N; jc += ncs) {
+    const int64_t nc = std::min(ncs, N - jc);
+    for (int64_t pc = 0; pc < K; pc += kcs) {
+      const int64_t kc = std::min(kcs, K - pc);
+      const T beta_k = pc == 0 ? beta : T(1);
+      if (!directB) {
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+          const T* src = transB ? B + (jc + jr) * ldb + pc : B + pc * ldb + jc + jr;
+          pack_b_panel(transB, kc, nr, src, ldb, Bp + jr * kc);
+        }
+      }
+      for (int64_t ic = 0; ic < M; ic += mcs) {
+        const int64_t mc = std::min(mcs, M - ic);
+        pack_a(transA, mc, kc, transA ? A + pc * lda + ic : A + ic * lda + pc, lda, Ap);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+          const T* bp = Bp + jr * kc;
+          int64_t ldbk = NR;
+          if (directB) {
+            const T* src = B + pc * ldb + jc + jr;
+            if (nr == NR) {
+              bp = src;
+              ldbk = ldb;
+            } else {  // never read past column N
+              pack_b_panel(false, kc, nr, src, ldb, Be);
+              bp = Be;
+            }
+          }
+          T* c = C + ic * ldc + jc + jr;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+            run_microkernel(mr, kc, Ap + ir * kc, bp, ldbk, c + ir * ldc, ldc, nr, alpha, beta_k);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Dot-product path for C = A * B^T with A (M,K), B (N,K) both row-major: each output is a dot
+// product of two contiguous rows, so B (the weight matrix) is streamed once with no packing.
+// Used for few-row products (a recurrent step). R x S tile of dot products, vector accumulators.
+
+template <typename VT, int R, int S>
+void dot_tile(int64_t K, const typename VT::T* a, int64_t lda, const typename VT::T* b,
+              int64_t ldb, typename VT::T* c, int64_t ldc, typename VT::T alpha,
+              typename VT::T beta) {
+  using T = typename VT::T;
+  using V = typename VT::V;
+  constexpr int W = VT::W;
+  V acc[R][S];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s) acc[r][s] = VT::zero();
+  int64_t k = 0;
+  for (; k + W <= K; k += W) {
+    V bv[S];
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s) bv[s] = VT::load(b + s * ldb + k);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const V av = VT::load(a + r * lda + k);
+#pragma GCC unroll 8
+      for (int s = 0; s < S; ++s) acc[r][s] = VT::fma(av, bv[s], acc[r][s]);
+    }
+  }
+  if (k < K) {
+    const int rem = static_cast<int>(K - k);
+    V bv[S];
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s) bv[s] = VT::load_first(b + s * ldb + k, rem);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const V av = VT::load_first(a + r * lda + k, rem);
+#pragma GCC unroll 8
+      for (int s = 0; s < S; ++s) acc[r][s] = VT::fma(av, bv[s], acc[r][s]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s) {
+      T* cij = c + r * ldc + s;
+      const T v = alpha * VT::hsum(acc[r][s]);
+      *cij = beta == T(0) ? v : v + beta * *cij;
+    }
+}
+
+// Columns [0, n) of an R-row strip in tiles of S, then one narrower tile for the rest.
+template <typename VT, int R, int S>
+void dot_strip(int64_t n, int64_t K, const typename VT::T* a, int64_t lda,
+               const typename VT::T* b, int64_t ldb, typename VT::T* c, int64_t ldc,
+               typename VT::T alpha, typename VT::T beta) {
+  int64_t j = 0;
+  for (; j + S <= n; j += S) dot_tile<VT, R, S>(K, a, lda, b + j * ldb, ldb, c + j, ldc, alpha, beta);
+  if constexpr (S > 1) {
+    if (j < n) dot_strip<VT, R, S - 1>(n - j, K, a, lda, b + j * ldb, ldb, c + j, ldc, alpha, beta);
+  }
+}
+
+// Register budget (AVX2, 16 ymm): R*S accumulators + S + 1 loads. Rows come in fours; the
+// leftover 1-3 rows use wider strips so the FMA chains stay >= 8 deep.
+template <typename T>
+void gemm_dot(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+              int64_t ldb, T beta, T* C, int64_t ldc) {
+  using VT = typename Target<T>::VT;
+  constexpr int64_t JB = 24;  // B rows per block: reused from L1/L2 by every row strip
+  for (int64_t j0 = 0; j0 < N; j0 += JB) {
+    const int64_t n = std::min(JB, N - j0);
+    const T* b = B + j0 * ldb;
+    T* c = C + j0;
+    int64_t i = 0;
+    for (; i + 4 <= M; i += 4)
+      dot_strip<VT, 4, 3>(n, K, A + i * lda, lda, b, ldb, c + i * ldc, ldc, alpha, beta);
+    switch (M - i) {
+      case 3: dot_strip<VT, 3, 4>(n, K, A + i * lda, lda, b, ldb, c + i * ldc, ldc, alpha, beta); break;
+      case 2: dot_strip<VT, 2, 6>(n, K, A + i * lda, lda, b, ldb, c + i * ldc, ldc, alpha, beta); break;
+      case 1: dot_strip<VT, 1, 8>(n, K, A + i * lda, lda, b, ldb, c + i * ldc, ldc, alpha, beta); break;
+      default: break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Thread partition: a tm x tn grid of C blocks, one per thread, each solved independently
+// (no shared buffers, no barriers; every C element is summed in the same order whatever the
+// thread count). Picks the grid with the least per-thread work, counting packing.
+
+struct Grid {
+  int tm = 1, tn = 1;
+  int64_t mb = 0, nb = 0;  // rows / cols per block (multiples of the granularity)
+};
+
+Grid choose_grid(int nt, int64_t M, int64_t N, int64_t gm, int64_t gn) {
+  Grid best;
+  double best_cost = -1;
+  for (int tm = 1; tm <= nt; ++tm) {
+    if (nt % tm) continue;
+    const int tn = nt / tm;
+    const int64_t mb = round_up(ceil_div(M, tm), gm), nb = round_up(ceil_div(N, tn), gn);
+    const double cost = double(mb) * double(nb) + 8.0 * double(mb + nb);
+    if (best_cost < 0 || cost < best_cost) {
+      best_cost = cost;
+      best.tm = tm;
+      best.tn = tn;
+      best.mb = mb;
+      best.nb = nb;
+    }
+  }
+  return best;
+}
+
+// Below this many multiply-adds a second thread costs more than it saves (fork/join ~2 us).
+constexpr double kParallelMinWork = 1 << 17;
+// Largest M (rows of C) for the dot-product path and for reading B in place.
+constexpr int64_t kDotMaxM = 16;
+constexpr int64_t kDirectBMaxM = 64;
+
+}  // namespace
+
+template <typename T>
+void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) {
+    scale_matrix(M, N, beta, C, ldc);
+    return;
+  }
+  constexpr int MR = Target<T>::MR, NR = 2 * Target<T>::VT::W;
+  const bool dot = transB && !transA && (M <= kDotMaxM || N < NR);
+  const bool directB = !transB && M <= kDirectBMaxM;
+  const int64_t gm = dot ? 4 : MR, gn = dot ? 24 : NR;
+
+  const double work = double(M) * double(N) * double(K);
+  int nt = work < kParallelMinWork ? 1 : get_num_threads();
+  nt = static_cast<int>(std::min<int64_t>(nt, ceil_div(M, gm) * ceil_div(N, gn)));
+  nt = std::max(nt, 1);
+  const Grid g = choose_grid(nt, M, N, gm, gn);
+
+  auto block = [&](int t) {
+    const int64_t i0 = (t / g.tn) * g.mb, j0 = (t % g.tn) * g.nb;
+    if (i0 >= M || j0 >= N) return;
+    const int64_t m = std::min(g.mb, M - i0), n = std::min(g.nb, N - j0);
+    const T* a = transA ? A + i0 : A + i0 * lda;
+    const T* b = transB ? B + j0 * ldb : B + j0;
+    T* c = C + i0 * ldc + j0;
+    if (dot)
+      gemm_dot(m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+      gemm_blocked(transA, transB, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc, directB);
+  };
+  const int blocks = g.tm * g.tn;
+  if (nt == 1) {
+    block(0);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+#ifdef _OPENMP
+    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+    const int tid = 0, team = 1;
+#endif
+    for (int t = tid; t < blocks; t += team) block(t);
+  }
+}
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                          const float*, int64_t, float, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*,
+                           int64_t, const double*, int64_t, double, double*, int64_t);
+
+}  // namespace PYRNN_TARGET_NS
+}  // namespace pyrnn

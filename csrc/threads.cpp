@@ -1,0 +1,31 @@
+// Engine-wide thread count (see threads.h).
+#include "pyrnn/threads.h"
+
+#include <atomic>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace pyrnn {
+namespace {
+int initial_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads() > 0 ? omp_get_max_threads() : 1;
+#else
+  return 1;
+#endif
+}
+std::atomic<int> g_num_threads{initial_threads()};
+}  // namespace
+
+int get_num_threads() { return g_num_threads.load(std::memory_order_relaxed); }
+void set_num_threads(int n) { g_num_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
+bool has_openmp() {
+#ifdef _OPENMP
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace pyrnn

@@ -1,0 +1,34 @@
+"""pyrnn: a fast CPU engine for recurrent neural networks (RNN, LSTM, GRU).
+
+Layers mirror ``torch.nn.RNN/LSTM/GRU`` (names, shapes, gate orders); forward and BPTT
+run in C++ kernels (SIMD + OpenMP). ``pyrnn.reference`` is the NumPy oracle.
+"""
+from __future__ import annotations
+
+from . import _core, functional, reference
+from .layers import GRU, LSTM, RNN, no_grad
+
+__version__ = "0.1.0"
+
+has_openmp: bool = bool(_core.has_openmp)
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads (>= 1) in every kernel call, from any Python thread."""
+    if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
+        raise TypeError(f"n: expected an int >= 1, got {type(n).__name__}")
+    _core.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    """Threads the kernels use (defaults to OpenMP's, i.e. the cores or OMP_NUM_THREADS)."""
+    return _core.get_num_threads()
+
+
+def simd_target() -> str:
+    """The SIMD target the kernels run on: 'avx2' or 'generic' (env PYRNN_SIMD forces one)."""
+    return _core.simd_target()
+
+
+__all__ = ["RNN", "LSTM", "GRU", "no_grad", "functional", "reference", "set_num_threads",
+           "get_num_threads", "has_openmp", "simd_target", "__version__"]

@@ -1,0 +1,87 @@
+"""Typed wrappers over the C++ engine, with the same names and arguments as pyrnn.reference.
+
+Each function makes its array arguments C-contiguous (so strided, transposed and
+read-only inputs work) and calls ``pyrnn._core``, which checks shapes and dtypes,
+releases the GIL and runs the kernel of the active SIMD target. Shapes, caches and
+accumulation rules are documented in ``pyrnn.reference``.
+
+Unlike the reference, the engine's backward overwrites the gates array in ``cache``
+with gate gradients: one forward cache serves one backward.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+
+from . import _core
+
+Array = np.ndarray
+
+
+def _c(a: Optional[Array]) -> Optional[Array]:
+    return None if a is None else np.ascontiguousarray(a)
+
+
+def _lengths(lengths) -> Optional[Array]:
+    return None if lengths is None else np.ascontiguousarray(lengths, dtype=np.int64)
+
+
+def rnn_forward(x: Array, h0: Array, W_ih: Array, W_hh: Array, b_ih: Optional[Array],
+                b_hh: Optional[Array], lengths: Optional[Array] = None, reverse: bool = False,
+                nonlinearity: str = "tanh", store_cache: bool = True
+                ) -> Tuple[Array, Array, tuple]:
+    """Elman RNN over a sequence: x (T, B, I), h0 (B, H) -> out (T, B, H), h_n (B, H), ()."""
+    return _core.rnn_forward(_c(x), _c(h0), _c(W_ih), _c(W_hh), _c(b_ih), _c(b_hh),
+                             _lengths(lengths), reverse, nonlinearity, store_cache)
+
+
+def rnn_backward(dout: Array, dh_n: Array, x: Array, h0: Array, W_ih: Array, W_hh: Array,
+                 out: Array, cache: tuple, dW_ih: Array, dW_hh: Array,
+                 db_ih: Optional[Array], db_hh: Optional[Array],
+                 lengths: Optional[Array] = None, reverse: bool = False,
+                 nonlinearity: str = "tanh") -> Tuple[Array, Array]:
+    """BPTT for rnn_forward -> dx (T, B, I), dh0 (B, H); accumulates into dW_*, db_*."""
+    return _core.rnn_backward(_c(dout), _c(dh_n), _c(x), _c(h0), _c(W_ih), _c(W_hh), _c(out),
+                              cache, dW_ih, dW_hh, db_ih, db_hh, _lengths(lengths), reverse,
+                              nonlinearity)
+
+
+def lstm_forward(x: Array, h0: Array, c0: Array, W_ih: Array, W_hh: Array,
+                 b_ih: Optional[Array], b_hh: Optional[Array],
+                 lengths: Optional[Array] = None, reverse: bool = False,
+                 store_cache: bool = True) -> Tuple[Array, Array, Array, tuple]:
+    """LSTM over a sequence -> out (T, B, H), h_n, c_n (B, H), cache (gates, c_all) or ()."""
+    return _core.lstm_forward(_c(x), _c(h0), _c(c0), _c(W_ih), _c(W_hh), _c(b_ih), _c(b_hh),
+                              _lengths(lengths), reverse, store_cache)
+
+
+def lstm_backward(dout: Array, dh_n: Array, dc_n: Array, x: Array, h0: Array, c0: Array,
+                  W_ih: Array, W_hh: Array, out: Array, cache: tuple,
+                  dW_ih: Array, dW_hh: Array, db_ih: Optional[Array], db_hh: Optional[Array],
+                  lengths: Optional[Array] = None, reverse: bool = False
+                  ) -> Tuple[Array, Array, Array]:
+    """BPTT for lstm_forward -> dx (T, B, I), dh0, dc0 (B, H); accumulates into dW_*, db_*."""
+    return _core.lstm_backward(_c(dout), _c(dh_n), _c(dc_n), _c(x), _c(h0), _c(c0), _c(W_ih),
+                               _c(W_hh), _c(out), cache, dW_ih, dW_hh, db_ih, db_hh,
+                               _lengths(lengths), reverse)
+
+
+def gru_forward(x: Array, h0: Array, W_ih: Array, W_hh: Array, b_ih: Optional[Array],
+                b_hh: Optional[Array], lengths: Optional[Array] = None, reverse: bool = False,
+                reset_after: bool = True, store_cache: bool = True
+                ) -> Tuple[Array, Array, tuple]:
+    """GRU over a sequence -> out (T, B, H), h_n (B, H), cache (gates,) or ()."""
+    return _core.gru_forward(_c(x), _c(h0), _c(W_ih), _c(W_hh), _c(b_ih), _c(b_hh),
+                             _lengths(lengths), reverse, reset_after, store_cache)
+
+
+def gru_backward(dout: Array, dh_n: Array, x: Array, h0: Array, W_ih: Array, W_hh: Array,
+                 out: Array, cache: tuple, dW_ih: Array, dW_hh: Array,
+                 db_ih: Optional[Array], db_hh: Optional[Array],
+                 lengths: Optional[Array] = None, reverse: bool = False,
+                 reset_after: bool = True) -> Tuple[Array, Array]:
+    """BPTT for gru_forward -> dx (T, B, I), dh0 (B, H); accumulates into dW_*, db_*."""
+    return _core.gru_backward(_c(dout), _c(dh_n), _c(x), _c(h0), _c(W_ih), _c(W_hh), _c(out),
+                              cache, dW_ih, dW_hh, db_ih, db_hh, _lengths(lengths), reverse,
+                              reset_after)

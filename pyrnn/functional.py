@@ -40,11 +40,15 @@ def rnn_backward(dout: Array, dh_n: Array, x: Array, h0: Array, W_ih: Array, W_h
                  out: Array, cache: tuple, dW_ih: Array, dW_hh: Array,
                  db_ih: Optional[Array], db_hh: Optional[Array],
                  lengths: Optional[Array] = None, reverse: bool = False,
-                 nonlinearity: str = "tanh") -> Tuple[Array, Array]:
-    """BPTT for rnn_forward -> dx (T, B, I), dh0 (B, H); accumulates into dW_*, db_*."""
+                 nonlinearity: str = "tanh", dh_all: Optional[Array] = None
+                 ) -> Tuple[Array, Array]:
+    """BPTT for rnn_forward -> dx (T, B, I), dh0 (B, H); accumulates into dW_*, db_*.
+
+    dh_all (T, B, H), if given, receives dL/dh_t for every step (zero at padded steps).
+    """
     return _core.rnn_backward(_c(dout), _c(dh_n), _c(x), _c(h0), _c(W_ih), _c(W_hh), _c(out),
                               cache, dW_ih, dW_hh, db_ih, db_hh, _lengths(lengths), reverse,
-                              nonlinearity)
+                              nonlinearity, dh_all)
 
 
 def lstm_forward(x: Array, h0: Array, c0: Array, W_ih: Array, W_hh: Array,
@@ -59,12 +63,12 @@ def lstm_forward(x: Array, h0: Array, c0: Array, W_ih: Array, W_hh: Array,
 def lstm_backward(dout: Array, dh_n: Array, dc_n: Array, x: Array, h0: Array, c0: Array,
                   W_ih: Array, W_hh: Array, out: Array, cache: tuple,
                   dW_ih: Array, dW_hh: Array, db_ih: Optional[Array], db_hh: Optional[Array],
-                  lengths: Optional[Array] = None, reverse: bool = False
-                  ) -> Tuple[Array, Array, Array]:
+                  lengths: Optional[Array] = None, reverse: bool = False,
+                  dh_all: Optional[Array] = None) -> Tuple[Array, Array, Array]:
     """BPTT for lstm_forward -> dx (T, B, I), dh0, dc0 (B, H); accumulates into dW_*, db_*."""
     return _core.lstm_backward(_c(dout), _c(dh_n), _c(dc_n), _c(x), _c(h0), _c(c0), _c(W_ih),
                                _c(W_hh), _c(out), cache, dW_ih, dW_hh, db_ih, db_hh,
-                               _lengths(lengths), reverse)
+                               _lengths(lengths), reverse, dh_all)
 
 
 def gru_forward(x: Array, h0: Array, W_ih: Array, W_hh: Array, b_ih: Optional[Array],
@@ -80,8 +84,9 @@ def gru_backward(dout: Array, dh_n: Array, x: Array, h0: Array, W_ih: Array, W_h
                  out: Array, cache: tuple, dW_ih: Array, dW_hh: Array,
                  db_ih: Optional[Array], db_hh: Optional[Array],
                  lengths: Optional[Array] = None, reverse: bool = False,
-                 reset_after: bool = True) -> Tuple[Array, Array]:
+                 reset_after: bool = True, dh_all: Optional[Array] = None
+                 ) -> Tuple[Array, Array]:
     """BPTT for gru_forward -> dx (T, B, I), dh0 (B, H); accumulates into dW_*, db_*."""
     return _core.gru_backward(_c(dout), _c(dh_n), _c(x), _c(h0), _c(W_ih), _c(W_hh), _c(out),
                               cache, dW_ih, dW_hh, db_ih, db_hh, _lengths(lengths), reverse,
-                              reset_after)
+                              reset_after, dh_all)

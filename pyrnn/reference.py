@@ -14,7 +14,9 @@ zero; the final state is the state after the row's last valid step; with
 
 Backward functions accumulate (+=) into the parameter gradients they are given
 (``dW_ih, dW_hh, db_ih, db_hh``; the bias gradients may be None when there is no bias)
-and return fresh input and initial-state gradients.
+and return fresh input and initial-state gradients. Given ``dh_all`` (T, B, H), they
+also write into it dL/dh_t, the whole gradient reaching each step's hidden state (zero at
+padded steps): the per-step gradient norms that show vanishing and exploding gradients.
 """
 from __future__ import annotations
 
@@ -49,6 +51,11 @@ def _prev_times(s: int, lengths: Array, reverse: bool) -> Array:
 
 def _bias(b: Optional[Array], n: int, dtype) -> Array:
     return np.zeros(n, dtype) if b is None else b
+
+
+def _record(dh_all: Optional[Array], t: Array, rows: Array, act: Array, g: Array) -> None:
+    if dh_all is not None:
+        dh_all[t[act], rows[act]] = g[act]
 
 
 def _accumulate(grad: Optional[Array], value: Array) -> None:
@@ -97,17 +104,21 @@ def rnn_backward(dout: Array, dh_n: Array, x: Array, h0: Array, W_ih: Array, W_h
                  out: Array, cache: tuple, dW_ih: Array, dW_hh: Array,
                  db_ih: Optional[Array], db_hh: Optional[Array],
                  lengths: Optional[Array] = None, reverse: bool = False,
-                 nonlinearity: str = "tanh") -> Tuple[Array, Array]:
+                 nonlinearity: str = "tanh", dh_all: Optional[Array] = None
+                 ) -> Tuple[Array, Array]:
     """BPTT for rnn_forward. dout (T, B, H), dh_n (B, H). Returns dx (T, B, I), dh0 (B, H)."""
     T, B, _ = x.shape
     lens = _lengths(lengths, T, B)
     rows = np.arange(B)
     dx = np.zeros_like(x)
+    if dh_all is not None:
+        dh_all[...] = 0
     dh = dh_n.copy()
     for s in reversed(range(T)):
         t, act = _step_times(s, lens, reverse)
         h_prev = h0 if s == 0 else np.where(act[:, None], out[_prev_times(s, lens, reverse), rows], 0)
         g = dh + dout[t, rows]
+        _record(dh_all, t, rows, act, g)
         # h_t = act(a): da = g * act'(a)
         da = np.where(act[:, None], g * _rnn_act_grad(out[t, rows], nonlinearity), 0)
         dx[t[act], rows[act]] = (da @ W_ih)[act]
@@ -163,8 +174,8 @@ def lstm_forward(x: Array, h0: Array, c0: Array, W_ih: Array, W_hh: Array,
 def lstm_backward(dout: Array, dh_n: Array, dc_n: Array, x: Array, h0: Array, c0: Array,
                   W_ih: Array, W_hh: Array, out: Array, cache: tuple,
                   dW_ih: Array, dW_hh: Array, db_ih: Optional[Array], db_hh: Optional[Array],
-                  lengths: Optional[Array] = None, reverse: bool = False
-                  ) -> Tuple[Array, Array, Array]:
+                  lengths: Optional[Array] = None, reverse: bool = False,
+                  dh_all: Optional[Array] = None) -> Tuple[Array, Array, Array]:
     """BPTT for lstm_forward. Returns dx (T, B, I), dh0 (B, H), dc0 (B, H)."""
     gates, c_all = cache
     T, B, _ = x.shape
@@ -172,6 +183,8 @@ def lstm_backward(dout: Array, dh_n: Array, dc_n: Array, x: Array, h0: Array, c0
     lens = _lengths(lengths, T, B)
     rows = np.arange(B)
     dx = np.zeros_like(x)
+    if dh_all is not None:
+        dh_all[...] = 0
     dh, dc = dh_n.copy(), dc_n.copy()
     for s in reversed(range(T)):
         t, act = _step_times(s, lens, reverse)
@@ -185,6 +198,7 @@ def lstm_backward(dout: Array, dh_n: Array, dc_n: Array, x: Array, h0: Array, c0
         i, f, g, o = gt[:, :H], gt[:, H:2 * H], gt[:, 2 * H:3 * H], gt[:, 3 * H:]
         tc = np.tanh(c_all[t, rows])
         dh_t = dh + dout[t, rows]
+        _record(dh_all, t, rows, act, dh_t)
         # h_t = o * tanh(c_t)
         do = dh_t * tc
         dc_t = dc + dh_t * o * (1 - tc * tc)
@@ -253,7 +267,8 @@ def gru_backward(dout: Array, dh_n: Array, x: Array, h0: Array, W_ih: Array, W_h
                  out: Array, cache: tuple, dW_ih: Array, dW_hh: Array,
                  db_ih: Optional[Array], db_hh: Optional[Array],
                  lengths: Optional[Array] = None, reverse: bool = False,
-                 reset_after: bool = True) -> Tuple[Array, Array]:
+                 reset_after: bool = True, dh_all: Optional[Array] = None
+                 ) -> Tuple[Array, Array]:
     """BPTT for gru_forward. Returns dx (T, B, I), dh0 (B, H)."""
     (gates,) = cache
     T, B, _ = x.shape
@@ -262,6 +277,8 @@ def gru_backward(dout: Array, dh_n: Array, x: Array, h0: Array, W_ih: Array, W_h
     rows = np.arange(B)
     W_hrz, W_hn = W_hh[:2 * H], W_hh[2 * H:]
     dx = np.zeros_like(x)
+    if dh_all is not None:
+        dh_all[...] = 0
     dh = dh_n.copy()
     for s in reversed(range(T)):
         t, act = _step_times(s, lens, reverse)
@@ -270,6 +287,7 @@ def gru_backward(dout: Array, dh_n: Array, x: Array, h0: Array, W_ih: Array, W_h
         gt = gates[t, rows]
         r, z, n, extra = gt[:, :H], gt[:, H:2 * H], gt[:, 2 * H:3 * H], gt[:, 3 * H:]
         dh_t = dh + dout[t, rows]
+        _record(dh_all, t, rows, act, dh_t)
         # h_t = (1 - z) * n + z * h_{t-1}
         dn = dh_t * (1 - z)
         dz = dh_t * (h_prev - n)

@@ -97,14 +97,17 @@ def run(mod, p: Problem) -> Dict[str, np.ndarray]:
     g["b_ih"] = None if p.b_ih is None else np.zeros_like(p.b_ih)
     g["b_hh"] = None if p.b_hh is None else np.zeros_like(p.b_hh)
     grads = (g["W_ih"], g["W_hh"], g["b_ih"], g["b_hh"])
+    dh_all = np.full_like(p.dout, np.nan)  # every entry must be written
     if prefix == "lstm":
         dx, dh0, dc0 = mod.lstm_backward(p.dout, p.dh_n, p.dc_n, p.x, p.h0, p.c0, p.W_ih,
-                                         p.W_hh, res["out"], cache, *grads, p.lengths, p.reverse)
+                                         p.W_hh, res["out"], cache, *grads, p.lengths, p.reverse,
+                                         dh_all=dh_all)
         res["d_c0"] = dc0
     else:
         bwd = getattr(mod, f"{prefix}_backward")
         dx, dh0 = bwd(p.dout, p.dh_n, p.x, p.h0, p.W_ih, p.W_hh, res["out"], cache, *grads,
-                      p.lengths, p.reverse, **extra)
+                      p.lengths, p.reverse, **extra, dh_all=dh_all)
+    res["d_h_all"] = dh_all
     res["d_x"], res["d_h0"] = dx, dh0
     for k, v in g.items():
         if v is not None:

@@ -51,6 +51,18 @@ def test_cell_gradients_match_finite_differences(cell, reverse, lengths, bias):
         assert np.any(num != 0), f"{cell} d{name}: finite differences are all zero; the check is vacuous"
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_hidden_gradients_at_each_rows_last_step(cell):
+    """dh_all at a row's last processed step is exactly dh_n + dout there; padding is 0."""
+    for reverse in (False, True):
+        p = make_problem(cell, T=4, B=3, I=2, H=3, lengths=[4, 2, 1], reverse=reverse)
+        dh_all = run(reference, p)["d_h_all"]
+        for b, n in enumerate(p.lengths):
+            last = 0 if reverse else n - 1
+            np.testing.assert_allclose(dh_all[last, b], p.dh_n[b] + p.dout[last, b])
+            assert np.all(dh_all[n:, b] == 0)
+
+
 def test_relu_rnn_gradient_is_zero_where_inactive():
     """ReLU units that are off pass no gradient (checked against finite differences above,
     here made explicit so that a sign error in the mask cannot hide)."""

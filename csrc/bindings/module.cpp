@@ -187,7 +187,8 @@ struct RnnBackward {
   static py::tuple call(py::array dout, py::array dh_n, py::array x, py::array h0,
                         py::array W_ih, py::array W_hh, py::array out, py::object cache,
                         py::array dW_ih, py::array dW_hh, py::object db_ih, py::object db_hh,
-                        py::object lengths, bool reverse, std::string nonlinearity) {
+                        py::object lengths, bool reverse, std::string nonlinearity,
+                        py::object dh_all) {
     auto act = activation(nonlinearity);
     Geometry g = geometry(x, W_ih, W_hh, 1, lengths, reverse);
     const auto& d = g.d;
@@ -199,13 +200,14 @@ struct RnnBackward {
     const T* pout = checked<T>(out, "out", {d.T, d.B, d.H}, "(T, B, H)");
     const T* pdout = checked<T>(dout, "dout", {d.T, d.B, d.H}, "(T, B, H)");
     const T* pdh = checked<T>(dh_n, "dh_n", {d.B, d.H}, "(B, H)");
+    T* pdh_all = checked_optional<T>(dh_all, "dh_all", {d.T, d.B, d.H}, "(T, B, H)", true);
     auto dx = empty<T>({d.T, d.B, d.I});
     auto dh0 = empty<T>({d.B, d.H});
     std::vector<T> work(kernels<T>().rnn_workspace_size(d, true));
     {
       py::gil_scoped_release nogil;
       kernels<T>().rnn_backward(d, act, w, px, ph0, pout, pdout, pdh, dx.mutable_data(),
-                                dh0.mutable_data(), gr, work.data());
+                                dh0.mutable_data(), pdh_all, gr, work.data());
     }
     return py::make_tuple(dx, dh0);
   }
@@ -247,7 +249,8 @@ struct LstmBackward {
   static py::tuple call(py::array dout, py::array dh_n, py::array dc_n, py::array x,
                         py::array h0, py::array c0, py::array W_ih, py::array W_hh,
                         py::array out, py::object cache, py::array dW_ih, py::array dW_hh,
-                        py::object db_ih, py::object db_hh, py::object lengths, bool reverse) {
+                        py::object db_ih, py::object db_hh, py::object lengths, bool reverse,
+                        py::object dh_all) {
     Geometry g = geometry(x, W_ih, W_hh, 4, lengths, reverse);
     const auto& d = g.d;
     py::tuple c = as_cache(cache, 2, "lstm_forward");
@@ -262,6 +265,7 @@ struct LstmBackward {
     const T* pdout = checked<T>(dout, "dout", {d.T, d.B, d.H}, "(T, B, H)");
     const T* pdh = checked<T>(dh_n, "dh_n", {d.B, d.H}, "(B, H)");
     const T* pdc = checked<T>(dc_n, "dc_n", {d.B, d.H}, "(B, H)");
+    T* pdh_all = checked_optional<T>(dh_all, "dh_all", {d.T, d.B, d.H}, "(T, B, H)", true);
     auto dx = empty<T>({d.T, d.B, d.I});
     auto dh0 = empty<T>({d.B, d.H});
     auto dc0 = empty<T>({d.B, d.H});
@@ -269,7 +273,7 @@ struct LstmBackward {
     {
       py::gil_scoped_release nogil;
       kernels<T>().lstm_backward(d, w, px, ph0, pc0, pout, pgates, pc_all, pdout, pdh, pdc,
-                                 dx.mutable_data(), dh0.mutable_data(), dc0.mutable_data(), gr,
+                                 dx.mutable_data(), dh0.mutable_data(), dc0.mutable_data(), pdh_all, gr,
                                  work.data());
     }
     return py::make_tuple(dx, dh0, dc0);
@@ -306,7 +310,8 @@ struct GruBackward {
   static py::tuple call(py::array dout, py::array dh_n, py::array x, py::array h0,
                         py::array W_ih, py::array W_hh, py::array out, py::object cache,
                         py::array dW_ih, py::array dW_hh, py::object db_ih, py::object db_hh,
-                        py::object lengths, bool reverse, bool reset_after) {
+                        py::object lengths, bool reverse, bool reset_after,
+                        py::object dh_all) {
     Geometry g = geometry(x, W_ih, W_hh, 3, lengths, reverse);
     const auto& d = g.d;
     py::tuple c = as_cache(cache, 1, "gru_forward");
@@ -318,13 +323,14 @@ struct GruBackward {
     T* pgates = checked<T>(c[0], "cache[0] (gates)", {d.T, d.B, 4 * d.H}, "(T, B, 4H)", true);
     const T* pdout = checked<T>(dout, "dout", {d.T, d.B, d.H}, "(T, B, H)");
     const T* pdh = checked<T>(dh_n, "dh_n", {d.B, d.H}, "(B, H)");
+    T* pdh_all = checked_optional<T>(dh_all, "dh_all", {d.T, d.B, d.H}, "(T, B, H)", true);
     auto dx = empty<T>({d.T, d.B, d.I});
     auto dh0 = empty<T>({d.B, d.H});
     std::vector<T> work(kernels<T>().gru_workspace_size(d, true));
     {
       py::gil_scoped_release nogil;
       kernels<T>().gru_backward(d, reset_after, w, px, ph0, pout, pgates, pdout, pdh,
-                                dx.mutable_data(), dh0.mutable_data(), gr, work.data());
+                                dx.mutable_data(), dh0.mutable_data(), pdh_all, gr, work.data());
     }
     return py::make_tuple(dx, dh0);
   }
@@ -381,13 +387,15 @@ PYBIND11_MODULE(_core, m) {
         [](py::array dout, py::array dh_n, py::array x, py::array h0, py::array W_ih,
            py::array W_hh, py::array out, py::object cache, py::array dW_ih, py::array dW_hh,
            py::object db_ih, py::object db_hh, py::object lengths, bool reverse,
-           std::string nonlinearity) {
+           std::string nonlinearity, py::object dh_all) {
           return by_dtype<RnnBackward>(x, dout, dh_n, x, h0, W_ih, W_hh, out, cache, dW_ih,
-                                       dW_hh, db_ih, db_hh, lengths, reverse, nonlinearity);
+                                       dW_hh, db_ih, db_hh, lengths, reverse, nonlinearity,
+                                       dh_all);
         },
         arg("dout"), arg("dh_n"), arg("x"), arg("h0"), arg("W_ih"), arg("W_hh"), arg("out"),
         arg("cache"), arg("dW_ih"), arg("dW_hh"), arg("db_ih"), arg("db_hh"),
-        arg("lengths") = none, arg("reverse") = false, arg("nonlinearity") = "tanh");
+        arg("lengths") = none, arg("reverse") = false, arg("nonlinearity") = "tanh",
+        arg("dh_all") = none);
   m.def("lstm_forward",
         [](py::array x, py::array h0, py::array c0, py::array W_ih, py::array W_hh,
            py::object b_ih, py::object b_hh, py::object lengths, bool reverse, bool store_cache) {
@@ -400,13 +408,13 @@ PYBIND11_MODULE(_core, m) {
         [](py::array dout, py::array dh_n, py::array dc_n, py::array x, py::array h0,
            py::array c0, py::array W_ih, py::array W_hh, py::array out, py::object cache,
            py::array dW_ih, py::array dW_hh, py::object db_ih, py::object db_hh,
-           py::object lengths, bool reverse) {
+           py::object lengths, bool reverse, py::object dh_all) {
           return by_dtype<LstmBackward>(x, dout, dh_n, dc_n, x, h0, c0, W_ih, W_hh, out, cache,
-                                        dW_ih, dW_hh, db_ih, db_hh, lengths, reverse);
+                                        dW_ih, dW_hh, db_ih, db_hh, lengths, reverse, dh_all);
         },
         arg("dout"), arg("dh_n"), arg("dc_n"), arg("x"), arg("h0"), arg("c0"), arg("W_ih"),
         arg("W_hh"), arg("out"), arg("cache"), arg("dW_ih"), arg("dW_hh"), arg("db_ih"),
-        arg("db_hh"), arg("lengths") = none, arg("reverse") = false);
+        arg("db_hh"), arg("lengths") = none, arg("reverse") = false, arg("dh_all") = none);
   m.def("gru_forward",
         [](py::array x, py::array h0, py::array W_ih, py::array W_hh, py::object b_ih,
            py::object b_hh, py::object lengths, bool reverse, bool reset_after,
@@ -421,13 +429,15 @@ PYBIND11_MODULE(_core, m) {
         [](py::array dout, py::array dh_n, py::array x, py::array h0, py::array W_ih,
            py::array W_hh, py::array out, py::object cache, py::array dW_ih, py::array dW_hh,
            py::object db_ih, py::object db_hh, py::object lengths, bool reverse,
-           bool reset_after) {
+           bool reset_after, py::object dh_all) {
           return by_dtype<GruBackward>(x, dout, dh_n, x, h0, W_ih, W_hh, out, cache, dW_ih,
-                                       dW_hh, db_ih, db_hh, lengths, reverse, reset_after);
+                                       dW_hh, db_ih, db_hh, lengths, reverse, reset_after,
+                                       dh_all);
         },
         arg("dout"), arg("dh_n"), arg("x"), arg("h0"), arg("W_ih"), arg("W_hh"), arg("out"),
         arg("cache"), arg("dW_ih"), arg("dW_hh"), arg("db_ih"), arg("db_hh"),
-        arg("lengths") = none, arg("reverse") = false, arg("reset_after") = true);
+        arg("lengths") = none, arg("reverse") = false, arg("reset_after") = true,
+        arg("dh_all") = none);
   m.def("gemm",
         [](bool transA, bool transB, double alpha, py::array A, py::array B, double beta,
            py::object C) { return by_dtype<Gemm>(A, transA, transB, alpha, A, B, beta, C); },

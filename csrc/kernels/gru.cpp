@@ -84,7 +84,7 @@ void gru_forward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, co
 template <typename T>
 void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, const T* x,
                   const T* h0, const T* out, T* gates, const T* dout, const T* dh_n, T* dx,
-                  T* dh0, const CellGrads<T>& g, T* work) {
+                  T* dh0, T* dh_all, const CellGrads<T>& g, T* work) {
   const int64_t B = d.B, H = d.H, G = 3 * H, L = 4 * H, BH = B * H, steps = max_length(d);
   T* dh = work;           // (B, H) gradient flowing into h of the current step
   T* dh_rec = dh + BH;    // (B, H)
@@ -110,6 +110,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
       for (int64_t j = 0; j < H; ++j) {
         const T r = gt[j], z = gt[H + j], n = gt[2 * H + j], e = gt[3 * H + j];
         const T dht = dh[b * H + j] + dout[off + j];
+        if (dh_all) dh_all[off + j] = dht;
         // h_t = (1 - z) n + z h_{t-1}
         const T dan = dht * (T(1) - z) * (T(1) - n * n);
         const T daz = dht * (hp[j] - n) * z * (T(1) - z);
@@ -151,6 +152,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
     }
   }
   std::memcpy(dh0, dh, BH * sizeof(T));
+  if (dh_all) zero_padding(d, dh_all, H, H);
   const int64_t TB = d.T * B;
   input_projection_backward(d, G, gates, L, x, w.W_ih, dx, g.dW_ih, g.db_ih);
   // r and z rows of W_hh see h_{t-1}
@@ -175,10 +177,11 @@ template void gru_forward<double>(const SeqDims&, bool, const CellWeights<double
                                   double*);
 template void gru_backward<float>(const SeqDims&, bool, const CellWeights<float>&, const float*,
                                   const float*, const float*, float*, const float*,
-                                  const float*, float*, float*, const CellGrads<float>&, float*);
+                                  const float*, float*, float*, float*, const CellGrads<float>&,
+                                  float*);
 template void gru_backward<double>(const SeqDims&, bool, const CellWeights<double>&,
                                    const double*, const double*, const double*, double*,
-                                   const double*, const double*, double*, double*,
+                                   const double*, const double*, double*, double*, double*,
                                    const CellGrads<double>&, double*);
 
 }  // namespace PYRNN_TARGET_NS

@@ -67,7 +67,7 @@ template <typename T>
 void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const T* h0,
                    const T* c0, const T* out, T* gates, const T* c_all, const T* dout,
                    const T* dh_n, const T* dc_n, T* dx, T* dh0, T* dc0,
-                   const CellGrads<T>& g, T* work) {
+                   T* dh_all, const CellGrads<T>& g, T* work) {
   const int64_t B = d.B, H = d.H, G = 4 * H, BH = B * H, steps = max_length(d);
   T* dh = work;          // (B, H) gradient flowing into h of the current step
   T* dc = dh + BH;       // (B, H) gradient flowing into c of the current step
@@ -92,6 +92,7 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
         const T i = gt[j], f = gt[H + j], gg = gt[2 * H + j], o = gt[3 * H + j];
         const T tc = std::tanh(c_all[off + j]);
         const T dht = dh[b * H + j] + dout[off + j];
+        if (dh_all) dh_all[off + j] = dht;
         // h_t = o * tanh(c_t)
         const T d_o = dht * tc;
         const T dct = dc[b * H + j] + dht * o * (T(1) - tc * tc);
@@ -112,6 +113,7 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
   }
   std::memcpy(dh0, dh, BH * sizeof(T));
   std::memcpy(dc0, dc, BH * sizeof(T));
+  if (dh_all) zero_padding(d, dh_all, H, H);
   input_projection_backward(d, G, gates, G, x, w.W_ih, dx, g.dW_ih, g.db_ih);
   add_recurrent_weight_grad(d, gates, G, G, out, h0, g.dW_hh, step);
   add_column_sums(gates, d.T * B, G, G, g.db_hh);
@@ -126,12 +128,13 @@ template void lstm_forward<double>(const SeqDims&, const CellWeights<double>&, c
 template void lstm_backward<float>(const SeqDims&, const CellWeights<float>&, const float*,
                                    const float*, const float*, const float*, float*,
                                    const float*, const float*, const float*, const float*,
-                                   float*, float*, float*, const CellGrads<float>&, float*);
+                                   float*, float*, float*, float*, const CellGrads<float>&,
+                                   float*);
 template void lstm_backward<double>(const SeqDims&, const CellWeights<double>&, const double*,
                                     const double*, const double*, const double*, double*,
                                     const double*, const double*, const double*, const double*,
-                                    double*, double*, double*, const CellGrads<double>&,
-                                    double*);
+                                    double*, double*, double*, double*,
+                                    const CellGrads<double>&, double*);
 
 }  // namespace PYRNN_TARGET_NS
 }  // namespace pyrnn

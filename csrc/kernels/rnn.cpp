@@ -51,7 +51,7 @@ void rnn_forward(const SeqDims& d, Activation act, const CellWeights<T>& w, cons
 template <typename T>
 void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, const T* x,
                   const T* h0, const T* out, const T* dout, const T* dh_n, T* dx, T* dh0,
-                  const CellGrads<T>& g, T* work) {
+                  T* dh_all, const CellGrads<T>& g, T* work) {
   const int64_t B = d.B, H = d.H, BH = B * H, steps = max_length(d);
   T* dA = work;                   // (T, B, H) pre-activation gradients
   T* dh = dA + d.T * BH;          // (B, H) gradient flowing into the current state
@@ -74,6 +74,7 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
         // h_t = act(a)
         const T ht = out[off + j];
         const T gj = dh[b * H + j] + dout[off + j];
+        if (dh_all) dh_all[off + j] = gj;
         const T da = act == Activation::tanh ? gj * (T(1) - ht * ht) : (ht > T(0) ? gj : T(0));
         st[j] = dA[off + j] = da;
       }
@@ -83,6 +84,7 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
     copy_active_rows(d, s, dh_rec, dh, H);
   }
   std::memcpy(dh0, dh, BH * sizeof(T));
+  if (dh_all) zero_padding(d, dh_all, H, H);
   input_projection_backward(d, H, dA, H, x, w.W_ih, dx, g.dW_ih, g.db_ih);
   add_recurrent_weight_grad(d, dA, H, H, out, h0, g.dW_hh, step);
   add_column_sums(dA, d.T * B, H, H, g.db_hh);
@@ -94,11 +96,12 @@ template void rnn_forward<double>(const SeqDims&, Activation, const CellWeights<
                                   const double*, const double*, double*, double*, double*);
 template void rnn_backward<float>(const SeqDims&, Activation, const CellWeights<float>&,
                                   const float*, const float*, const float*, const float*,
-                                  const float*, float*, float*, const CellGrads<float>&, float*);
+                                  const float*, float*, float*, float*, const CellGrads<float>&,
+                                  float*);
 template void rnn_backward<double>(const SeqDims&, Activation, const CellWeights<double>&,
                                    const double*, const double*, const double*, const double*,
-                                   const double*, double*, double*, const CellGrads<double>&,
-                                   double*);
+                                   const double*, double*, double*, double*,
+                                   const CellGrads<double>&, double*);
 
 }  // namespace PYRNN_TARGET_NS
 }  // namespace pyrnn

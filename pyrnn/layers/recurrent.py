@@ -96,6 +96,10 @@ class RecurrentLayer:
         self.dtype = _check_dtype(dtype)
         self.backend = backend
         self.training = True
+        # Diagnostics: with record_hidden_grads, backward leaves in hidden_grad_norms
+        # (num_layers * num_directions, T) the batch mean of ||dL/dh_t|| at every step.
+        self.record_hidden_grads = False
+        self.hidden_grad_norms: Optional[Array] = None
         self._kernels = functional if backend == "engine" else reference
         self._rng = np.random.default_rng(seed)
         self._tape: Optional[dict] = None
@@ -279,7 +283,8 @@ class RecurrentLayer:
                                           self.nonlinearity, store)
         return out, h, None, cache
 
-    def _cell_backward(self, dout, dh, dc, x, h0, c0, out, cache, layer, sfx, lengths, reverse):
+    def _cell_backward(self, dout, dh, dc, x, h0, c0, out, cache, layer, sfx, lengths, reverse,
+                       dh_all=None):
         p, g = self.params, self.grads
         names = [f"weight_ih_l{layer}{sfx}", f"weight_hh_l{layer}{sfx}",
                  f"bias_ih_l{layer}{sfx}", f"bias_hh_l{layer}{sfx}"]
@@ -288,13 +293,15 @@ class RecurrentLayer:
         k = self._kernels
         if self.mode == "LSTM":
             return k.lstm_backward(dout, dh, dc, x, h0, c0, W_ih, W_hh, out, cache, dW_ih, dW_hh,
-                                   db_ih, db_hh, lengths, reverse)
+                                   db_ih, db_hh, lengths, reverse, dh_all=dh_all)
         if self.mode == "GRU":
             dx, dh0 = k.gru_backward(dout, dh, x, h0, W_ih, W_hh, out, cache, dW_ih, dW_hh,
-                                     db_ih, db_hh, lengths, reverse, self.reset_after)
+                                     db_ih, db_hh, lengths, reverse, self.reset_after,
+                                     dh_all=dh_all)
         else:
             dx, dh0 = k.rnn_backward(dout, dh, x, h0, W_ih, W_hh, out, cache, dW_ih, dW_hh,
-                                     db_ih, db_hh, lengths, reverse, self.nonlinearity)
+                                     db_ih, db_hh, lengths, reverse, self.nonlinearity,
+                                     dh_all=dh_all)
         return dx, dh0, None
 
     def forward(self, input: Array, hx: State = None, lengths: Optional[Sequence[int]] = None):
@@ -386,6 +393,12 @@ class RecurrentLayer:
         dc_n = self._state(dc_arg, "grad_state[1]", B, unbatched) if self.mode == "LSTM" else None
         dh0 = np.empty((self.num_layers * D, B, H), self.dtype)
         dc0 = np.empty_like(dh0) if self.mode == "LSTM" else None
+        record = self.record_hidden_grads
+        norms = np.zeros((self.num_layers * D, T)) if record else None
+        dh_all = np.empty((T, B, H), self.dtype) if record else None
+        if record:  # rows that are active at each step, for the batch mean
+            active = np.ones((T, B), bool) if lens is None else np.arange(T)[:, None] < lens
+            counts = np.maximum(active.sum(1), 1)
         for layer in reversed(range(self.num_layers)):
             entry = tape["layers"][layer]
             if "next_mask" in entry:
@@ -397,12 +410,16 @@ class RecurrentLayer:
                 dout = dy[:, :, d * H:(d + 1) * H] if D > 1 else dy
                 dci = dc_n[i] if dc_n is not None else None
                 dxd, dhi, dci0 = self._cell_backward(dout, dh_n[i], dci, entry["x"], hi, ci, out,
-                                                     cache, layer, sfx, lens, d == 1)
+                                                     cache, layer, sfx, lens, d == 1, dh_all)
+                if record:
+                    norms[i] = np.linalg.norm(dh_all, axis=2).sum(1) / counts
                 dh0[i] = dhi
                 if dc0 is not None:
                     dc0[i] = dci0
                 dx = dxd if dx is None else dx + dxd
             dy = dx
+        if record:
+            self.hidden_grad_norms = norms
         if unbatched:
             dy, dh0 = dy[:, 0], dh0[:, 0]
             dc0 = dc0[:, 0] if dc0 is not None else None

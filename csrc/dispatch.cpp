@@ -14,7 +14,8 @@ namespace {
   KernelTable<T> {                                                                       \
     &ns::rnn_workspace_size, &ns::lstm_workspace_size, &ns::gru_workspace_size,          \
         &ns::rnn_forward<T>, &ns::rnn_backward<T>, &ns::lstm_forward<T>,                 \
-        &ns::lstm_backward<T>, &ns::gru_forward<T>, &ns::gru_backward<T>                 \
+        &ns::lstm_backward<T>, &ns::gru_forward<T>, &ns::gru_backward<T>,                \
+        &ns::activation<T>                                                               \
   }
 
 const KernelTable<float> kGenericF = PYRNN_KERNEL_TABLE(generic, float);

@@ -5,6 +5,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -172,11 +174,11 @@ struct RnnForward {
     const T* ph0 = checked<T>(h0, "h0", {d.B, d.H}, "(B, H)");
     auto out = empty<T>({d.T, d.B, d.H});
     auto h_n = empty<T>({d.B, d.H});
-    std::vector<T> work(kernels<T>().rnn_workspace_size(d, false));
+    std::unique_ptr<T[]> work(new T[std::max<int64_t>(1, kernels<T>().rnn_workspace_size(d, false))]);
     {
       py::gil_scoped_release nogil;
       kernels<T>().rnn_forward(d, act, w, px, ph0, out.mutable_data(), h_n.mutable_data(),
-                               work.data());
+                               work.get());
     }
     return py::make_tuple(out, h_n, py::tuple());
   }
@@ -203,11 +205,11 @@ struct RnnBackward {
     T* pdh_all = checked_optional<T>(dh_all, "dh_all", {d.T, d.B, d.H}, "(T, B, H)", true);
     auto dx = empty<T>({d.T, d.B, d.I});
     auto dh0 = empty<T>({d.B, d.H});
-    std::vector<T> work(kernels<T>().rnn_workspace_size(d, true));
+    std::unique_ptr<T[]> work(new T[std::max<int64_t>(1, kernels<T>().rnn_workspace_size(d, true))]);
     {
       py::gil_scoped_release nogil;
       kernels<T>().rnn_backward(d, act, w, px, ph0, pout, pdout, pdh, dx.mutable_data(),
-                                dh0.mutable_data(), pdh_all, gr, work.data());
+                                dh0.mutable_data(), pdh_all, gr, work.get());
     }
     return py::make_tuple(dx, dh0);
   }
@@ -233,12 +235,12 @@ struct LstmForward {
       gates = empty<T>({d.T, d.B, 4 * d.H});
       c_all = empty<T>({d.T, d.B, d.H});
     }
-    std::vector<T> work(kernels<T>().lstm_workspace_size(d, store_cache));
+    std::unique_ptr<T[]> work(new T[std::max<int64_t>(1, kernels<T>().lstm_workspace_size(d, store_cache))]);
     {
       py::gil_scoped_release nogil;
       kernels<T>().lstm_forward(d, w, px, ph0, pc0, out.mutable_data(), h_n.mutable_data(),
                                 c_n.mutable_data(), store_cache ? gates.mutable_data() : nullptr,
-                                store_cache ? c_all.mutable_data() : nullptr, work.data());
+                                store_cache ? c_all.mutable_data() : nullptr, work.get());
     }
     return py::make_tuple(out, h_n, c_n, store_cache ? py::make_tuple(gates, c_all) : py::tuple());
   }
@@ -269,12 +271,12 @@ struct LstmBackward {
     auto dx = empty<T>({d.T, d.B, d.I});
     auto dh0 = empty<T>({d.B, d.H});
     auto dc0 = empty<T>({d.B, d.H});
-    std::vector<T> work(kernels<T>().lstm_workspace_size(d, true));
+    std::unique_ptr<T[]> work(new T[std::max<int64_t>(1, kernels<T>().lstm_workspace_size(d, true))]);
     {
       py::gil_scoped_release nogil;
       kernels<T>().lstm_backward(d, w, px, ph0, pc0, pout, pgates, pc_all, pdout, pdh, pdc,
                                  dx.mutable_data(), dh0.mutable_data(), dc0.mutable_data(), pdh_all, gr,
-                                 work.data());
+                                 work.get());
     }
     return py::make_tuple(dx, dh0, dc0);
   }
@@ -295,11 +297,11 @@ struct GruForward {
     auto h_n = empty<T>({d.B, d.H});
     py::array_t<T> gates;
     if (store_cache) gates = empty<T>({d.T, d.B, 4 * d.H});
-    std::vector<T> work(kernels<T>().gru_workspace_size(d, store_cache));
+    std::unique_ptr<T[]> work(new T[std::max<int64_t>(1, kernels<T>().gru_workspace_size(d, store_cache))]);
     {
       py::gil_scoped_release nogil;
       kernels<T>().gru_forward(d, reset_after, w, px, ph0, out.mutable_data(), h_n.mutable_data(),
-                               store_cache ? gates.mutable_data() : nullptr, work.data());
+                               store_cache ? gates.mutable_data() : nullptr, work.get());
     }
     return py::make_tuple(out, h_n, store_cache ? py::make_tuple(gates) : py::tuple());
   }
@@ -326,11 +328,11 @@ struct GruBackward {
     T* pdh_all = checked_optional<T>(dh_all, "dh_all", {d.T, d.B, d.H}, "(T, B, H)", true);
     auto dx = empty<T>({d.T, d.B, d.I});
     auto dh0 = empty<T>({d.B, d.H});
-    std::vector<T> work(kernels<T>().gru_workspace_size(d, true));
+    std::unique_ptr<T[]> work(new T[std::max<int64_t>(1, kernels<T>().gru_workspace_size(d, true))]);
     {
       py::gil_scoped_release nogil;
       kernels<T>().gru_backward(d, reset_after, w, px, ph0, pout, pgates, pdout, pdh,
-                                dx.mutable_data(), dh0.mutable_data(), pdh_all, gr, work.data());
+                                dx.mutable_data(), dh0.mutable_data(), pdh_all, gr, work.get());
     }
     return py::make_tuple(dx, dh0);
   }
@@ -357,6 +359,22 @@ struct Gemm {
                      pc, N);
     }
     return out;
+  }
+};
+
+template <typename T>
+struct Activation {
+  static py::array call(const std::string& name, py::array x) {
+    const int which = name == "exp" ? 0 : name == "sigmoid" ? 1 : name == "tanh" ? 2 : -1;
+    if (which < 0)
+      throw py::value_error("name: expected 'exp', 'sigmoid' or 'tanh', got '" + name + "'");
+    const T* px = checked<T>(x, "x", shape_of(x), "(any shape)");
+    py::array_t<T> y(shape_of(x));
+    {
+      py::gil_scoped_release nogil;
+      kernels<T>().activation(which, px, y.mutable_data(), static_cast<int64_t>(x.size()));
+    }
+    return y;
   }
 };
 
@@ -443,6 +461,10 @@ PYBIND11_MODULE(_core, m) {
            py::object C) { return by_dtype<Gemm>(A, transA, transB, alpha, A, B, beta, C); },
         arg("transA"), arg("transB"), arg("alpha"), arg("A"), arg("B"), arg("beta") = 0.0,
         arg("C") = none, "C = alpha op(A) op(B) + beta C (for tests and benchmarks)");
+
+  m.def("activation",
+        [](const std::string& name, py::array x) { return by_dtype<Activation>(x, name, x); },
+        arg("name"), arg("x"), "The kernels' exp/sigmoid/tanh, elementwise (for accuracy tests)");
 
   m.def("set_num_threads", [](int n) {
     if (n < 1) throw py::value_error("n: expected a thread count >= 1, got " + std::to_string(n));

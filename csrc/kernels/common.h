@@ -10,6 +10,7 @@
 
 #include "pyrnn/kernels.h"
 #include "pyrnn/threads.h"
+#include "vec.h"
 
 #ifndef PYRNN_TARGET_NS
 #error "compile cell kernels with -DPYRNN_TARGET_NS=<target>"
@@ -51,6 +52,22 @@ inline T sigmoid(T a) {
 template <typename T>
 inline T relu(T a) {
   return a < T(0) ? T(0) : a;  // NaN passes through, as in PyTorch
+}
+
+// Iterate over a row of H values in vector-width pieces: f(j, n) with n lanes valid.
+template <typename T, typename F>
+inline void for_lanes(int64_t H, F&& f) {
+  constexpr int W = Vec<T>::W;
+  for (int64_t j = 0; j < H; j += W) f(j, static_cast<int>(std::min<int64_t>(W, H - j)));
+}
+
+// buf[0:GH] = b_ih (or 0), buf[GH:2GH] = b_hh (or 0): epilogues then need no null checks.
+template <typename T>
+void copy_biases(const CellWeights<T>& w, int64_t GH, T* buf) {
+  for (int64_t k = 0; k < GH; ++k) {
+    buf[k] = w.b_ih ? w.b_ih[k] : T(0);
+    buf[GH + k] = w.b_hh ? w.b_hh[k] : T(0);
+  }
 }
 
 // Zero the entries of a (T, B, W) buffer (row stride ld) at steps past each row's end.

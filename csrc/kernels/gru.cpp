@@ -11,29 +11,36 @@
 namespace pyrnn {
 namespace PYRNN_TARGET_NS {
 
-// forward: h (B,H) + hh (B,3H) + rh (B,H) [+ input projection (T,B,3H) without cache]
-// backward: dh, dh_rec, direct (B,H) + step (B,3H)
+// forward: biases (2, 3H) + h (B,H) + hh (B,3H) + rh (B,H) [+ input projection (T,B,3H)
+// without cache].  backward: dh, dh_rec, direct (B,H) + step (B,3H)
 int64_t gru_workspace_size(const SeqDims& d, bool training) {
   const int64_t BH = d.B * d.H;
-  return training ? 6 * BH : 5 * BH + 3 * d.T * BH;
+  return 6 * d.H + (training ? 6 * BH : 5 * BH + 3 * d.T * BH);
 }
 
 template <typename T>
 void gru_forward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, const T* x,
                  const T* h0, T* out, T* h_n, T* gates, T* work) {
   const int64_t B = d.B, H = d.H, G = 3 * H, steps = max_length(d);
-  T* h = work;          // (B, H)
+  T* bias = work;       // (2, 3H) b_ih, b_hh
+  T* h = bias + 2 * G;  // (B, H)
   T* hh = h + B * H;    // (B, 3H) recurrent projections (Cho: [W_hr h, W_hz h, W_hn (r*h)])
   T* rh = hh + B * G;   // (B, H) r * h (Cho only)
+  copy_biases(w, G, bias);
+  const T* bi = bias;
+  const T* bh = bias + G;
   const int64_t ldx = gates ? 4 * H : G;
   T* xp = gates ? gates : rh + B * H;  // (T, B, ldx) input projection, first 3H columns
   gemm<T>(false, true, d.T * B, G, d.I, T(1), x, d.I, w.W_ih, d.I, T(0), xp, ldx);
   std::memcpy(h, h0, B * H * sizeof(T));
-  const T* b_ih = w.b_ih;
-  const T* b_hh = w.b_hh;
-  auto bias = [](const T* v, int64_t k) { return v ? v[k] : T(0); };
+  using VT = Vec<T>;
   const int nt = get_num_threads();
   const bool par = B * G >= kParallelMin;
+  // sigmoid of r or z (block q): x part + recurrent part + both biases
+  auto gate = [&](const T* a, const T* q, int64_t k, int64_t j, int n) {
+    return VT::sigmoid(VT::add(VT::add(VT::load(a + k * H + j, n), VT::load(q + k * H + j, n)),
+                               VT::add(VT::load(bi + k * H + j, n), VT::load(bh + k * H + j, n))));
+  };
   for (int64_t s = 0; s < steps; ++s) {
     if (reset_after) {
       gemm<T>(false, true, B, G, H, T(1), h, H, w.W_hh, H, T(0), hh, G);
@@ -44,10 +51,9 @@ void gru_forward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, co
       for (int64_t b = 0; b < B; ++b) {
         const int64_t t = step_time(d, b, s);
         const T* a = xp + ((t < 0 ? 0 : t) * B + b) * ldx;
-        for (int64_t j = 0; j < H; ++j) {
-          const T r = sigmoid(a[j] + hh[b * G + j] + bias(b_ih, j) + bias(b_hh, j));
-          rh[b * H + j] = r * h[b * H + j];
-        }
+        for_lanes<T>(H, [&](int64_t j, int n) {
+          VT::store(rh + b * H + j, VT::mul(gate(a, hh + b * G, 0, j, n), VT::load(h + b * H + j, n)), n);
+        });
       }
       gemm<T>(false, true, B, H, H, T(1), rh, H, w.W_hh + 2 * H * H, H, T(0), hh + 2 * H, G);
     }
@@ -59,21 +65,22 @@ void gru_forward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, co
       const T* q = hh + b * G;
       T* hb = h + b * H;
       T* ob = out + (t * B + b) * H;
-      for (int64_t j = 0; j < H; ++j) {
-        const T r = sigmoid(a[j] + q[j] + bias(b_ih, j) + bias(b_hh, j));
-        const T z = sigmoid(a[H + j] + q[H + j] + bias(b_ih, H + j) + bias(b_hh, H + j));
-        T e, n;
-        if (reset_after) {
-          e = q[2 * H + j] + bias(b_hh, 2 * H + j);
-          n = std::tanh(a[2 * H + j] + bias(b_ih, 2 * H + j) + r * e);
-        } else {
-          e = rh[b * H + j];
-          n = std::tanh(a[2 * H + j] + bias(b_ih, 2 * H + j) + q[2 * H + j] + bias(b_hh, 2 * H + j));
+      for_lanes<T>(H, [&](int64_t j, int n) {
+        const auto r = gate(a, q, 0, j, n), z = gate(a, q, 1, j, n);
+        const auto xn = VT::add(VT::load(a + 2 * H + j, n), VT::load(bi + 2 * H + j, n));
+        const auto qn = VT::add(VT::load(q + 2 * H + j, n), VT::load(bh + 2 * H + j, n));
+        // reset_after: e = W_hn h + b_hn, n = tanh(xn + r e).  Cho: e = r h, n = tanh(xn + qn)
+        const auto e = reset_after ? qn : VT::load(rh + b * H + j, n);
+        const auto nn = VT::tanh(reset_after ? VT::fma(r, e, xn) : VT::add(xn, qn));
+        const auto hp = VT::load(hb + j, n);
+        const auto hn = VT::fma(z, VT::sub(hp, nn), nn);  // (1 - z) n + z h
+        VT::store(hb + j, hn, n);
+        VT::store(ob + j, hn, n);
+        if (gates) {
+          VT::store(a + j, r, n), VT::store(a + H + j, z, n);
+          VT::store(a + 2 * H + j, nn, n), VT::store(a + 3 * H + j, e, n);
         }
-        const T hn = (T(1) - z) * n + z * hb[j];
-        hb[j] = ob[j] = hn;
-        if (gates) a[j] = r, a[H + j] = z, a[2 * H + j] = n, a[3 * H + j] = e;
-      }
+      });
     }
   }
   zero_padding(d, out, H, H);
@@ -92,6 +99,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
   T* step = direct + BH;  // (B, 3H) gradients of the recurrent pre-activations
   std::memcpy(dh, dh_n, BH * sizeof(T));
   const T* W_hn = w.W_hh + 2 * H * H;
+  using VT = Vec<T>;
   const int nt = get_num_threads();
   const bool par = B * G >= kParallelMin;
   for (int64_t s = steps - 1; s >= 0; --s) {
@@ -107,25 +115,29 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
       const int64_t off = (t * B + b) * H;
       const T* hp = s == 0 ? h0 + b * H : out + (prev_time(d, t) * B + b) * H;
       T* gt = gates + (t * B + b) * L;
-      for (int64_t j = 0; j < H; ++j) {
-        const T r = gt[j], z = gt[H + j], n = gt[2 * H + j], e = gt[3 * H + j];
-        const T dht = dh[b * H + j] + dout[off + j];
-        if (dh_all) dh_all[off + j] = dht;
+      const auto one = VT::set1(T(1));
+      for_lanes<T>(H, [&](int64_t j, int n) {
+        const auto r = VT::load(gt + j, n), z = VT::load(gt + H + j, n);
+        const auto nn = VT::load(gt + 2 * H + j, n), e = VT::load(gt + 3 * H + j, n);
+        const auto dht = VT::add(VT::load(dh + b * H + j, n), VT::load(dout + off + j, n));
+        if (dh_all) VT::store(dh_all + off + j, dht, n);
         // h_t = (1 - z) n + z h_{t-1}
-        const T dan = dht * (T(1) - z) * (T(1) - n * n);
-        const T daz = dht * (hp[j] - n) * z * (T(1) - z);
-        direct[b * H + j] = dht * z;
-        gt[H + j] = st[H + j] = daz;
-        gt[2 * H + j] = dan;
+        const auto dan = VT::mul(VT::mul(dht, VT::sub(one, z)), VT::fnma(nn, nn, one));
+        const auto daz = VT::mul(VT::mul(dht, VT::sub(VT::load(hp + j, n), nn)),
+                                 VT::mul(z, VT::sub(one, z)));
+        VT::store(direct + b * H + j, VT::mul(dht, z), n);
+        VT::store(gt + H + j, daz, n), VT::store(st + H + j, daz, n);
+        VT::store(gt + 2 * H + j, dan, n);
         if (reset_after) {
           // n = tanh(x_n + r * e), e = W_hn h + b_hn
-          const T dar = dan * e * r * (T(1) - r);
-          gt[j] = st[j] = dar;
-          gt[3 * H + j] = st[2 * H + j] = dan * r;
+          const auto dar = VT::mul(VT::mul(dan, e), VT::mul(r, VT::sub(one, r)));
+          VT::store(gt + j, dar, n), VT::store(st + j, dar, n);
+          const auto de = VT::mul(dan, r);
+          VT::store(gt + 3 * H + j, de, n), VT::store(st + 2 * H + j, de, n);
         } else {
-          st[2 * H + j] = dan;  // r's gradient needs W_hn^T da_n: phase 2
+          VT::store(st + 2 * H + j, dan, n);  // r's gradient needs W_hn^T da_n: phase 2
         }
-      }
+      });
     }
     if (!reset_after) {
       // n = tanh(x_n + W_hn (r * h) + b_hn): d(r * h) = W_hn^T da_n
@@ -136,11 +148,13 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
         if (t < 0) continue;
         const T* hp = s == 0 ? h0 + b * H : out + (prev_time(d, t) * B + b) * H;
         T* gt = gates + (t * B + b) * L;
-        for (int64_t j = 0; j < H; ++j) {
-          const T r = gt[j], drh = dh_rec[b * H + j];
-          direct[b * H + j] += drh * r;
-          gt[j] = step[b * G + j] = drh * hp[j] * r * (T(1) - r);
-        }
+        for_lanes<T>(H, [&](int64_t j, int n) {
+          const auto r = VT::load(gt + j, n), drh = VT::load(dh_rec + b * H + j, n);
+          VT::store(direct + b * H + j, VT::fma(drh, r, VT::load(direct + b * H + j, n)), n);
+          const auto dar = VT::mul(VT::mul(drh, VT::load(hp + j, n)),
+                                   VT::mul(r, VT::sub(VT::set1(T(1)), r)));
+          VT::store(gt + j, dar, n), VT::store(step + b * G + j, dar, n);
+        });
       }
     }
     // h_{t-1} feeds the recurrent pre-activations through W_hh (Cho: r and z rows only)

@@ -5,26 +5,30 @@
 namespace pyrnn {
 namespace PYRNN_TARGET_NS {
 
-// forward: h, c (B,H) + hh (B,4H), plus the input projection (T,B,4H) when no gates
-// cache is kept to hold it.  backward: dh, dc, dh_rec (B,H) + step (B,4H).
+// forward: biases (2, 4H) + h, c (B,H) + hh (B,4H), plus the input projection (T,B,4H)
+// when no gates cache is kept to hold it.  backward: dh, dc, dh_rec (B,H) + step (B,4H).
 int64_t lstm_workspace_size(const SeqDims& d, bool training) {
   const int64_t BH = d.B * d.H;
-  return training ? 6 * BH + 4 * BH : 6 * BH + 4 * d.T * BH;
+  return 8 * d.H + (training ? 7 * BH : 6 * BH + 4 * d.T * BH);
 }
 
 template <typename T>
 void lstm_forward(const SeqDims& d, const CellWeights<T>& w, const T* x, const T* h0,
                   const T* c0, T* out, T* h_n, T* c_n, T* gates, T* c_all, T* work) {
   const int64_t B = d.B, H = d.H, G = 4 * H, steps = max_length(d);
-  T* h = work;              // (B, H)
+  T* bias = work;           // (4H) b_ih + b_hh
+  T* h = bias + 2 * G;      // (B, H)
   T* c = h + B * H;         // (B, H)
   T* hh = c + B * H;        // (B, 4H) W_hh h
+  copy_biases(w, G, bias);
+  for (int64_t k = 0; k < G; ++k) bias[k] += bias[G + k];
   // Input projection of all steps in one GEMM; with a cache it lands in `gates` and is
   // overwritten in place by the activated gates.
   T* xp = gates ? gates : hh + B * G;  // (T, B, 4H)
   gemm<T>(false, true, d.T * B, G, d.I, T(1), x, d.I, w.W_ih, d.I, T(0), xp, G);
   std::memcpy(h, h0, B * H * sizeof(T));
   std::memcpy(c, c0, B * H * sizeof(T));
+  using VT = Vec<T>;
   const int nt = get_num_threads();
   for (int64_t s = 0; s < steps; ++s) {
     gemm<T>(false, true, B, G, H, T(1), h, H, w.W_hh, H, T(0), hh, G);
@@ -37,21 +41,25 @@ void lstm_forward(const SeqDims& d, const CellWeights<T>& w, const T* x, const T
       T* hb = h + b * H;
       T* cb = c + b * H;
       T* ob = out + (t * B + b) * H;
-      for (int64_t j = 0; j < H; ++j) {
-        T ai = a[j] + r[j], af = a[H + j] + r[H + j];
-        T ag = a[2 * H + j] + r[2 * H + j], ao = a[3 * H + j] + r[3 * H + j];
-        if (w.b_ih) ai += w.b_ih[j], af += w.b_ih[H + j], ag += w.b_ih[2 * H + j], ao += w.b_ih[3 * H + j];
-        if (w.b_hh) ai += w.b_hh[j], af += w.b_hh[H + j], ag += w.b_hh[2 * H + j], ao += w.b_hh[3 * H + j];
-        const T i = sigmoid(ai), f = sigmoid(af), gg = std::tanh(ag), o = sigmoid(ao);
-        const T cn = f * cb[j] + i * gg;
-        const T hn = o * std::tanh(cn);
-        cb[j] = cn;
-        hb[j] = ob[j] = hn;
-        if (gates) {
-          a[j] = i, a[H + j] = f, a[2 * H + j] = gg, a[3 * H + j] = o;
-          c_all[(t * B + b) * H + j] = cn;
+      T* cs = gates ? c_all + (t * B + b) * H : nullptr;
+      for_lanes<T>(H, [&](int64_t j, int n) {
+        auto pre = [&](int64_t q) {  // pre-activation of gate block q
+          return VT::add(VT::add(VT::load(a + q * H + j, n), VT::load(r + q * H + j, n)),
+                         VT::load(bias + q * H + j, n));
+        };
+        const auto i = VT::sigmoid(pre(0)), f = VT::sigmoid(pre(1));
+        const auto g = VT::tanh(pre(2)), o = VT::sigmoid(pre(3));
+        const auto cn = VT::fma(f, VT::load(cb + j, n), VT::mul(i, g));
+        const auto hn = VT::mul(o, VT::tanh(cn));
+        VT::store(cb + j, cn, n);
+        VT::store(hb + j, hn, n);
+        VT::store(ob + j, hn, n);
+        if (cs) {
+          VT::store(a + j, i, n), VT::store(a + H + j, f, n);
+          VT::store(a + 2 * H + j, g, n), VT::store(a + 3 * H + j, o, n);
+          VT::store(cs + j, cn, n);
         }
-      }
+      });
     }
   }
   zero_padding(d, out, H, H);
@@ -73,6 +81,7 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
   T* dc = dh + BH;       // (B, H) gradient flowing into c of the current step
   T* dh_rec = dc + BH;   // (B, H)
   T* step = dh_rec + BH; // (B, 4H) this step's gate gradients, zero for ended rows
+  using VT = Vec<T>;
   std::memcpy(dh, dh_n, BH * sizeof(T));
   std::memcpy(dc, dc_n, BH * sizeof(T));
   const int nt = get_num_threads();
@@ -88,23 +97,26 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
       const int64_t off = (t * B + b) * H;
       const T* c_prev = s == 0 ? c0 + b * H : c_all + (prev_time(d, t) * B + b) * H;
       T* gt = gates + (t * B + b) * G;
-      for (int64_t j = 0; j < H; ++j) {
-        const T i = gt[j], f = gt[H + j], gg = gt[2 * H + j], o = gt[3 * H + j];
-        const T tc = std::tanh(c_all[off + j]);
-        const T dht = dh[b * H + j] + dout[off + j];
-        if (dh_all) dh_all[off + j] = dht;
+      const auto one = VT::set1(T(1));
+      for_lanes<T>(H, [&](int64_t j, int n) {
+        const auto i = VT::load(gt + j, n), f = VT::load(gt + H + j, n);
+        const auto g = VT::load(gt + 2 * H + j, n), o = VT::load(gt + 3 * H + j, n);
+        const auto tc = VT::tanh(VT::load(c_all + off + j, n));
+        const auto dht = VT::add(VT::load(dh + b * H + j, n), VT::load(dout + off + j, n));
+        if (dh_all) VT::store(dh_all + off + j, dht, n);
         // h_t = o * tanh(c_t)
-        const T d_o = dht * tc;
-        const T dct = dc[b * H + j] + dht * o * (T(1) - tc * tc);
+        const auto d_o = VT::mul(dht, tc);
+        const auto dct = VT::fma(VT::mul(dht, o), VT::fnma(tc, tc, one), VT::load(dc + b * H + j, n));
         // c_t = f * c_{t-1} + i * g
-        const T di = dct * gg, df = dct * c_prev[j], dg = dct * i;
-        dc[b * H + j] = dct * f;
+        const auto di = VT::mul(dct, g), df = VT::mul(dct, VT::load(c_prev + j, n));
+        const auto dg = VT::mul(dct, i);
+        VT::store(dc + b * H + j, VT::mul(dct, f), n);
         // gate activations: sigmoid' = s(1-s), tanh' = 1-g^2
-        st[j] = di * i * (T(1) - i);
-        st[H + j] = df * f * (T(1) - f);
-        st[2 * H + j] = dg * (T(1) - gg * gg);
-        st[3 * H + j] = d_o * o * (T(1) - o);
-      }
+        VT::store(st + j, VT::mul(VT::mul(di, i), VT::sub(one, i)), n);
+        VT::store(st + H + j, VT::mul(VT::mul(df, f), VT::sub(one, f)), n);
+        VT::store(st + 2 * H + j, VT::mul(dg, VT::fnma(g, g, one)), n);
+        VT::store(st + 3 * H + j, VT::mul(VT::mul(d_o, o), VT::sub(one, o)), n);
+      });
       std::memcpy(gt, st, G * sizeof(T));  // the cache row now holds its gradient
     }
     // h_{t-1} feeds the gates through W_hh

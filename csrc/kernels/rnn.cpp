@@ -5,27 +5,28 @@
 namespace pyrnn {
 namespace PYRNN_TARGET_NS {
 
-// forward: h (B,H) + hh (B,H).  backward: dA (T,B,H) + dh (B,H) + dh_rec (B,H) + step (B,H)
+// forward: biases (2, H) + h (B,H) + hh (B,H).
+// backward: dA (T,B,H) + dh (B,H) + dh_rec (B,H) + step (B,H)
 int64_t rnn_workspace_size(const SeqDims& d, bool training) {
   const int64_t BH = d.B * d.H;
-  return training ? d.T * BH + 3 * BH : 2 * BH;
-}
-
-template <typename T>
-static inline T apply(Activation act, T a) {
-  return act == Activation::tanh ? std::tanh(a) : relu(a);
+  return 2 * d.H + (training ? d.T * BH + 3 * BH : 2 * BH);
 }
 
 template <typename T>
 void rnn_forward(const SeqDims& d, Activation act, const CellWeights<T>& w, const T* x,
                  const T* h0, T* out, T* h_n, T* work) {
   const int64_t B = d.B, H = d.H, steps = max_length(d);
-  T* h = work;           // (B, H) current state
-  T* hh = work + B * H;  // (B, H) W_hh h
+  T* bias = work;        // (H) b_ih + b_hh
+  T* h = bias + 2 * H;   // (B, H) current state
+  T* hh = h + B * H;     // (B, H) W_hh h
+  copy_biases(w, H, bias);
+  for (int64_t k = 0; k < H; ++k) bias[k] += bias[H + k];
   // Input projection for all steps at once, written straight into out and then
   // replaced step by step by the hidden states.
   gemm<T>(false, true, d.T * B, H, d.I, T(1), x, d.I, w.W_ih, d.I, T(0), out, H);
   std::memcpy(h, h0, B * H * sizeof(T));
+  using VT = Vec<T>;
+  const bool is_tanh = act == Activation::tanh;
   const int nt = get_num_threads();
   for (int64_t s = 0; s < steps; ++s) {
     gemm<T>(false, true, B, H, H, T(1), h, H, w.W_hh, H, T(0), hh, H);
@@ -36,12 +37,12 @@ void rnn_forward(const SeqDims& d, Activation act, const CellWeights<T>& w, cons
       T* o = out + (t * B + b) * H;
       const T* r = hh + b * H;
       T* hb = h + b * H;
-      for (int64_t j = 0; j < H; ++j) {
-        T a = o[j] + r[j];
-        if (w.b_ih) a += w.b_ih[j];
-        if (w.b_hh) a += w.b_hh[j];
-        hb[j] = o[j] = apply(act, a);
-      }
+      for_lanes<T>(H, [&](int64_t j, int n) {
+        const auto a = VT::add(VT::add(VT::load(o + j, n), VT::load(r + j, n)), VT::load(bias + j, n));
+        const auto hn = is_tanh ? VT::tanh(a) : VT::relu(a);
+        VT::store(o + j, hn, n);
+        VT::store(hb + j, hn, n);
+      });
     }
   }
   zero_padding(d, out, H, H);
@@ -58,6 +59,8 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
   T* dh_rec = dh + BH;            // (B, H)
   T* step = dh_rec + BH;          // (B, H) this step's dA rows, zero for ended rows
   std::fill_n(dA, d.T * BH, T(0));
+  using VT = Vec<T>;
+  const bool is_tanh = act == Activation::tanh;
   std::memcpy(dh, dh_n, BH * sizeof(T));
   const int nt = get_num_threads();
   for (int64_t s = steps - 1; s >= 0; --s) {
@@ -70,14 +73,15 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
         continue;
       }
       const int64_t off = (t * B + b) * H;
-      for (int64_t j = 0; j < H; ++j) {
-        // h_t = act(a)
-        const T ht = out[off + j];
-        const T gj = dh[b * H + j] + dout[off + j];
-        if (dh_all) dh_all[off + j] = gj;
-        const T da = act == Activation::tanh ? gj * (T(1) - ht * ht) : (ht > T(0) ? gj : T(0));
-        st[j] = dA[off + j] = da;
-      }
+      for_lanes<T>(H, [&](int64_t j, int n) {
+        // h_t = act(a): tanh' = 1 - h^2, relu' = [h > 0]
+        const auto ht = VT::load(out + off + j, n);
+        const auto gj = VT::add(VT::load(dh + b * H + j, n), VT::load(dout + off + j, n));
+        if (dh_all) VT::store(dh_all + off + j, gj, n);
+        const auto da = is_tanh ? VT::mul(gj, VT::fnma(ht, ht, VT::set1(T(1)))) : VT::step(ht, gj);
+        VT::store(st + j, da, n);
+        VT::store(dA + off + j, da, n);
+      });
     }
     // h_{t-1} feeds a through W_hh
     gemm<T>(false, false, B, H, H, T(1), step, H, w.W_hh, H, T(0), dh_rec, H);

@@ -21,6 +21,16 @@
 #define PYRNN_GEMM_AVX2 1
 #endif
 
+// Kernels stay out of line: inlined into the blocking loops, GCC hoists alpha/beta broadcasts
+// into a 16th vector register and spills a B vector in the inner loop (512^3: 58 vs 91 GFLOP/s).
+#if defined(__GNUC__)
+#define PYRNN_GEMM_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define PYRNN_GEMM_NOINLINE __declspec(noinline)
+#else
+#define PYRNN_GEMM_NOINLINE
+#endif
+
 namespace pyrnn {
 namespace PYRNN_TARGET_NS {
 namespace {
@@ -204,16 +214,16 @@ struct Target;
 template <>
 struct Target<float> {
   using VT = VecF32;
-  static constexpr int MR = 6, KC = 256, KC_DIRECT = 64, MC = 240, NC = 4096;
+  static constexpr int MR = 6, KC = 256, KC_ROWS = 8, MC = 240, NC = 4096;
 };
 template <>
 struct Target<double> {
   using VT = VecF64;
-  static constexpr int MR = 6, KC = 256, KC_DIRECT = 64, MC = 120, NC = 2048;
+  static constexpr int MR = 6, KC = 256, KC_ROWS = 8, MC = 120, NC = 2048;
 };
 #else
 // Baseline x86-64 has 16-byte vectors (SSE2): 4 floats or 2 doubles. Without FMA, a 4 x 2
-// vector tile measured as fast as 6 x 2 (fewer registers for the separate mul and add).
+// vector tile is a little faster than 6 x 2 (the separate mul and add need spare registers).
 #if defined(__GNUC__)
 template <typename T>
 using VecBase = VecGnu<T, 16>;
@@ -224,12 +234,12 @@ using VecBase = VecPortable<T, 16 / sizeof(T)>;
 template <>
 struct Target<float> {
   using VT = VecBase<float>;
-  static constexpr int MR = 4, KC = 256, KC_DIRECT = 64, MC = 240, NC = 4096;
+  static constexpr int MR = 4, KC = 256, KC_ROWS = 8, MC = 240, NC = 4096;
 };
 template <>
 struct Target<double> {
   using VT = VecBase<double>;
-  static constexpr int MR = 4, KC = 256, KC_DIRECT = 64, MC = 120, NC = 2048;
+  static constexpr int MR = 4, KC = 256, KC_ROWS = 8, MC = 120, NC = 2048;
 };
 #endif
 
@@ -239,7 +249,7 @@ inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 // Per-thread pack buffers, grown once and reused (64-byte aligned views).
 template <typename T>
 struct Scratch {
-  std::vector<T> a, b, edge;
+  std::vector<T> a, b;
 };
 template <typename T>
 Scratch<T>& scratch() {
@@ -276,20 +286,27 @@ void scale_matrix(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Microkernel: C[R, nr] = alpha * Apanel[R, kc] * B[kc, NR] + beta * C, R <= MR rows.
-// a: packed, MR values per k. b: NR values per k at stride ldbk (NR when packed, ldb when
-// read straight from a row-major B). nr < NR goes through a stack tile.
+// Microkernel: C[R, nr] = alpha * Apanel[R, kc] * Bpanel[kc, NR] + beta * C, R <= MR rows.
+// a: packed, MR values per k; b: packed, NR values per k. nr < NR goes through a stack tile.
 
 template <typename VT, int R, int MR>
-void microkernel(int64_t kc, const typename VT::T* a, const typename VT::T* b, int64_t ldbk,
-                 typename VT::T* c, int64_t ldc, int nr, typename VT::T alpha,
-                 typename VT::T beta) {
+PYRNN_GEMM_NOINLINE void microkernel(int64_t kc, const typename VT::T* a, const typename VT::T* b,
+                                     typename VT::T* c, int64_t ldc, int nr, typename VT::T alpha,
+                                     typename VT::T beta) {
   using T = typename VT::T;
   using V = typename VT::V;
   constexpr int W = VT::W;
   V c0[R], c1[R];
 #pragma GCC unroll 8
-  for (int i = 0; i < R; ++i) c0[i] = c1[i] = VT::zero();
+  for (int i = 0; i < R; ++i) {
+    c0[i] = c1[i] = VT::zero();
+#if defined(__GNUC__)
+    // C's rows are often 4 KB-multiples apart and miss every cache level; fetch them now
+    // rather than stall after the loop.
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + 2 * W - 1, 1);
+#endif
+  }
   for (int64_t k = 0; k < kc; ++k) {
     const V b0 = VT::load(b), b1 = VT::load(b + W);
 #pragma GCC unroll 8
@@ -299,7 +316,7 @@ void microkernel(int64_t kc, const typename VT::T* a, const typename VT::T* b, i
       c1[i] = VT::fma(ai, b1, c1[i]);
     }
     a += MR;
-    b += ldbk;
+    b += 2 * W;
   }
   const V va = VT::set1(alpha);
   if (nr == 2 * W) {
@@ -327,18 +344,17 @@ void microkernel(int64_t kc, const typename VT::T* a, const typename VT::T* b, i
 }
 
 template <typename T>
-void run_microkernel(int mr, int64_t kc, const T* a, const T* b, int64_t ldbk, T* c,
-                     int64_t ldc, int nr, T alpha, T beta) {
+void run_microkernel(int mr, int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int nr, T alpha, T beta) {
   using VT = typename Target<T>::VT;
   constexpr int MR = Target<T>::MR;
   static_assert(MR >= 1 && MR <= 6, "dispatch below covers MR <= 6");
   switch (mr) {
-    case 6: return microkernel<VT, std::min(6, MR), MR>(kc, a, b, ldbk, c, ldc, nr, alpha, beta);
-    case 5: return microkernel<VT, std::min(5, MR), MR>(kc, a, b, ldbk, c, ldc, nr, alpha, beta);
-    case 4: return microkernel<VT, std::min(4, MR), MR>(kc, a, b, ldbk, c, ldc, nr, alpha, beta);
-    case 3: return microkernel<VT, std::min(3, MR), MR>(kc, a, b, ldbk, c, ldc, nr, alpha, beta);
-    case 2: return microkernel<VT, std::min(2, MR), MR>(kc, a, b, ldbk, c, ldc, nr, alpha, beta);
-    default: return microkernel<VT, 1, MR>(kc, a, b, ldbk, c, ldc, nr, alpha, beta);
+    case 6: return microkernel<VT, std::min(6, MR), MR>(kc, a, b, c, ldc, nr, alpha, beta);
+    case 5: return microkernel<VT, std::min(5, MR), MR>(kc, a, b, c, ldc, nr, alpha, beta);
+    case 4: return microkernel<VT, std::min(4, MR), MR>(kc, a, b, c, ldc, nr, alpha, beta);
+    case 3: return microkernel<VT, std::min(3, MR), MR>(kc, a, b, c, ldc, nr, alpha, beta);
+    case 2: return microkernel<VT, std::min(2, MR), MR>(kc, a, b, c, ldc, nr, alpha, beta);
+    default: return microkernel<VT, 1, MR>(kc, a, b, c, ldc, nr, alpha, beta);
   }
 }
 
@@ -398,16 +414,14 @@ void pack_b_panel(bool transB, int64_t kc, int nr, const T* B, int64_t ldb, T* d
 // ---------------------------------------------------------------------------------------
 // Blocked GEMM on one thread's sub-problem. Each B panel is packed right before its first use
 // (so it is still in L1 for the MR-row tiles that follow) and kept for later MC blocks only if
-// there are any. With a single MR-row tile there is no reuse at all, so a non-transposed B is
-// read in place, in short K blocks that keep its rows streaming.
-// (64x4096x1024, B^T: 36 -> 75 GFLOP/s against packing the whole KC x NC block first.)
+// there are any. (64x4096x1024, B^T: 36 -> 75 GFLOP/s against packing the whole KC x NC block
+// first, which sends it out to L3 and back.)
 template <typename T>
 void gemm_blocked(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha,
                   const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   using Tg = Target<T>;
   constexpr int MR = Tg::MR, NR = 2 * Tg::VT::W;
-  const bool directB = !transB && M <= MR;
-  const int64_t kcs = ceil_div(K, ceil_div(K, directB ? Tg::KC_DIRECT : Tg::KC));  // balanced
+  const int64_t kcs = ceil_div(K, ceil_div(K, Tg::KC));  // balanced K blocks
   const int64_t mcs = round_up(ceil_div(M, ceil_div(M, Tg::MC)), MR);
   const int64_t ncs = std::min<int64_t>(round_up(N, NR), Tg::NC);
   const bool keepB = M > mcs;  // several MC blocks reuse each packed B panel
@@ -425,23 +439,131 @@ void gemm_blocked(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T a
         pack_a(transA, mc, kc, transA ? A + pc * lda + ic : A + ic * lda + pc, lda, Ap);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
-          const T* src = transB ? B + (jc + jr) * ldb + pc : B + pc * ldb + jc + jr;
-          const T* bp = src;
-          int64_t ldbk = ldb;
-          if (!directB || nr < NR) {  // never read B past column N
-            T* panel = keepB ? Bp + jr * kc : Bp;
-            if (ic == 0 || !keepB) pack_b_panel(transB, kc, nr, src, ldb, panel);
-            bp = panel;
-            ldbk = NR;
+          T* bp = keepB ? Bp + jr * kc : Bp;
+          if (ic == 0 || !keepB) {
+            const T* src = transB ? B + (jc + jr) * ldb + pc : B + pc * ldb + jc + jr;
+            pack_b_panel(transB, kc, nr, src, ldb, bp);
           }
           T* c = C + ic * ldc + jc + jr;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            run_microkernel(mr, kc, Ap + ir * kc, bp, ldbk, c + ir * ldc, ldc, nr, alpha, beta_k);
+            run_microkernel(mr, kc, Ap + ir * kc, bp, c + ir * ldc, ldc, nr, alpha, beta_k);
           }
         }
       }
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Few-row path for C = op(A) * B with B (K,N) row-major and M <= 8: B is read in place (little
+// reuse to pack for), R rows x NV vectors of C stay in registers over a K block of 8 so each B
+// row segment is loaded once and used R times, and A is broadcast straight from memory. Short
+// K blocks keep B's rows streaming (8 concurrent sequential reads), which the prefetchers follow.
+// (1x4096x1024: 5 -> 21 GFLOP/s, 1x512x128: 12 -> 38, 8x1024x256: 34 -> 47, against the packed
+// 6x16 kernel; K blocks of 64 instead of 8 lose about a third.)
+
+template <typename VT, int R, int NV, bool Partial>
+PYRNN_GEMM_NOINLINE void rows_kernel(int64_t kc, const typename VT::T* a, int64_t a_r,
+                                     int64_t a_k, const typename VT::T* b, int64_t ldb,
+                                     typename VT::T* c, int64_t ldc, int ncols,
+                                     typename VT::T alpha, typename VT::T beta) {
+  using T = typename VT::T;
+  using V = typename VT::V;
+  constexpr int W = VT::W;
+  int nv[NV];  // valid lanes per vector (Partial only): never read B past column N
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) nv[v] = std::max(0, std::min(W, ncols - v * W));
+  V acc[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = VT::zero();
+  for (int64_t k = 0; k < kc; ++k) {
+    V ar[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) ar[r] = VT::bcast(a + r * a_r + k * a_k);
+    const T* bk = b + k * ldb;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const V bv = Partial ? VT::load_first(bk + v * W, nv[v]) : VT::load(bk + v * W);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[r][v] = VT::fma(ar[r], bv, acc[r][v]);
+    }
+  }
+  if (!Partial) {
+    const V va = VT::set1(alpha), vb = VT::set1(beta);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) {
+        T* cv = c + r * ldc + v * W;
+        V x = VT::mul(va, acc[r][v]);
+        if (beta != T(0)) x = VT::fma(vb, VT::load(cv), x);
+        VT::store(cv, x);
+      }
+  } else {
+    alignas(64) T t[R * NV * W];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) VT::store(t + (r * NV + v) * W, acc[r][v]);
+    merge_tile(R, ncols, t, NV * W, c, ldc, alpha, beta);
+  }
+}
+
+template <typename VT, int NV, bool Partial>
+void rows_tile(int R, int64_t kc, const typename VT::T* a, int64_t a_r, int64_t a_k,
+               const typename VT::T* b, int64_t ldb, typename VT::T* c, int64_t ldc, int ncols,
+               typename VT::T alpha, typename VT::T beta) {
+  switch (R) {
+    case 4: return rows_kernel<VT, 4, NV, Partial>(kc, a, a_r, a_k, b, ldb, c, ldc, ncols, alpha, beta);
+    case 3: return rows_kernel<VT, 3, NV, Partial>(kc, a, a_r, a_k, b, ldb, c, ldc, ncols, alpha, beta);
+    case 2: return rows_kernel<VT, 2, NV, Partial>(kc, a, a_r, a_k, b, ldb, c, ldc, ncols, alpha, beta);
+    default: return rows_kernel<VT, 1, NV, Partial>(kc, a, a_r, a_k, b, ldb, c, ldc, ncols, alpha, beta);
+  }
+}
+
+// Rows go in groups of 4 innermost, so a K-block x NB tile of B is loaded from memory once and
+// from L1 for the other groups.
+template <typename VT, int NV>
+void gemm_rows_nv(int64_t M, int64_t N, int64_t K, typename VT::T alpha,
+                  const typename VT::T* A, int64_t a_r, int64_t a_k, const typename VT::T* B,
+                  int64_t ldb, typename VT::T beta, typename VT::T* C, int64_t ldc,
+                  int64_t kcs) {
+  using T = typename VT::T;
+  constexpr int64_t NB = NV * VT::W;
+  for (int64_t pc = 0; pc < K; pc += kcs) {
+    const int64_t kc = std::min(kcs, K - pc);
+    const T beta_k = pc == 0 ? beta : T(1);
+    const T* b = B + pc * ldb;
+    for (int64_t j = 0; j < N; j += NB) {
+      const int ncols = static_cast<int>(std::min(NB, N - j));
+      for (int64_t i = 0; i < M; i += 4) {
+        const int R = static_cast<int>(std::min<int64_t>(4, M - i));
+        const T* a = A + i * a_r + pc * a_k;
+        T* c = C + i * ldc + j;
+        if (ncols == NB)
+          rows_tile<VT, NV, false>(R, kc, a, a_r, a_k, b + j, ldb, c, ldc, ncols, alpha, beta_k);
+        else
+          rows_tile<VT, NV, true>(R, kc, a, a_r, a_k, b + j, ldb, c, ldc, ncols, alpha, beta_k);
+      }
+    }
+  }
+}
+
+// NV vectors per row: R * NV >= 8 accumulators to cover FMA latency, within 16 registers.
+template <typename T>
+void gemm_rows(bool transA, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+               const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  using VT = typename Target<T>::VT;
+  const int64_t a_r = transA ? 1 : lda, a_k = transA ? lda : 1;
+  const int64_t kcs = ceil_div(K, ceil_div(K, Target<T>::KC_ROWS));
+  switch (M) {
+    case 1: return gemm_rows_nv<VT, 8>(M, N, K, alpha, A, a_r, a_k, B, ldb, beta, C, ldc, kcs);
+    case 2: return gemm_rows_nv<VT, 4>(M, N, K, alpha, A, a_r, a_k, B, ldb, beta, C, ldc, kcs);
+    case 3: return gemm_rows_nv<VT, 3>(M, N, K, alpha, A, a_r, a_k, B, ldb, beta, C, ldc, kcs);
+    default: return gemm_rows_nv<VT, 2>(M, N, K, alpha, A, a_r, a_k, B, ldb, beta, C, ldc, kcs);
   }
 }
 
@@ -451,7 +573,7 @@ void gemm_blocked(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T a
 // Used for few-row products (a recurrent step). R x S tile of dot products, vector accumulators.
 
 template <typename VT, int R, int S>
-void dot_tile(int64_t K, const typename VT::T* a, int64_t lda, const typename VT::T* b,
+PYRNN_GEMM_NOINLINE void dot_tile(int64_t K, const typename VT::T* a, int64_t lda, const typename VT::T* b,
               int64_t ldb, typename VT::T* c, int64_t ldc, typename VT::T alpha,
               typename VT::T beta) {
   using T = typename VT::T;
@@ -560,10 +682,13 @@ Grid choose_grid(int nt, int64_t M, int64_t N, int64_t gm, int64_t gn) {
   return best;
 }
 
-// Below this many multiply-adds a second thread costs more than it saves (fork/join ~2 us).
-constexpr double kParallelMinWork = 1 << 17;
-// Largest M (rows of C) for the dot-product path.
-constexpr int64_t kDotMaxM = 16;
+// Below this many multiply-adds a second thread costs more than it saves (fork/join ~1 us;
+// measured: 1x256x64 B^T 38 -> 25 GFLOP/s with 2 threads, 1x512x128 B^T 34 -> 48).
+constexpr double kParallelMinWork = 1 << 16;
+// Largest M (rows of C) for the dot-product path (B^T) and the few-row path (B): measured
+// crossovers with the packed path.
+constexpr int64_t kDotMaxM = 32;
+constexpr int64_t kRowsMaxM = 8;
 
 }  // namespace
 
@@ -577,7 +702,8 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha, co
   }
   constexpr int MR = Target<T>::MR, NR = 2 * Target<T>::VT::W;
   const bool dot = transB && !transA && (M <= kDotMaxM || N < NR);
-  const int64_t gm = dot ? 4 : MR, gn = dot ? 24 : NR;
+  const bool rows = !transB && M <= kRowsMaxM;
+  const int64_t gm = dot ? 4 : rows ? M : MR, gn = dot ? 24 : rows ? 64 : NR;
 
   const double work = double(M) * double(N) * double(K);
   int nt = work < kParallelMinWork ? 1 : get_num_threads();
@@ -594,6 +720,8 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha, co
     T* c = C + i0 * ldc + j0;
     if (dot)
       gemm_dot(m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    else if (rows)
+      gemm_rows(transA, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
     else
       gemm_blocked(transA, transB, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
   };

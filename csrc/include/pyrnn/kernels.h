@@ -58,6 +58,7 @@ struct KernelTable {
   decltype(&generic::lstm_backward<T>) lstm_backward;
   decltype(&generic::gru_forward<T>) gru_forward;
   decltype(&generic::gru_backward<T>) gru_backward;
+  decltype(&generic::activation<T>) activation;
 };
 
 enum class SimdTarget { generic, avx2 };

@@ -1,0 +1,214 @@
+// Short vectors for one SIMD target: Vec<float> and Vec<double> with one interface, so the
+// cell epilogues are written once. AVX2 when compiled with -mavx2 -mfma, else portable arrays.
+//
+// float activations are approximations with stated bounds (relative error against float64
+// over 2^24 points in [-30, 30] and powers of ten down to 1e-30; tests/test_fast_math.py):
+//   exp      < 2e-7  (Cody-Waite reduction, degree-6 polynomial fitted for this file)
+//   sigmoid  < 3e-7  (1 / (1 + exp(-x)))
+//   tanh     < 3e-7  (odd polynomial below |x| = 0.625, 1 - 2/(exp(2|x|)+1) above)
+// NaN propagates through all three. exp clamps its argument to the normal float range
+// (exp(-inf) = 1.2e-38, exp(inf) = 2.4e38), so sigmoid(-inf) ~ 4e-39, sigmoid(inf) = 1 and
+// tanh(+-inf) = +-1.
+// double uses libm per lane: float64 is the exact path, not the fast one.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define PYRNN_VEC_AVX2 1
+#endif
+
+namespace pyrnn {
+namespace PYRNN_TARGET_NS {
+
+namespace fastmath {
+constexpr float kExpHi = 88.3762626647949f, kExpLo = -87.3365447505531f;
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;  // ln2 = hi + lo exactly-ish
+// e^r - 1 - r = r^2 (c2 + r (c3 + ...)), |r| <= ln2/2; least-squares fit of relative error.
+constexpr float kE2 = 0.49999988079071045f, kE3 = 0.166665181517601f, kE4 = 0.04166953265666962f,
+                kE5 = 0.008368915878236294f, kE6 = 0.0013751407386735082f;
+// tanh(x) = x + x^3 (t0 + x^2 (t1 + ...)), |x| < 0.625; fitted the same way.
+constexpr float kT0 = -0.3333333134651184f, kT1 = 0.13333211839199066f,
+                kT2 = -0.05394745245575905f, kT3 = 0.021703999489545822f,
+                kT4 = -0.008184662088751793f, kT5 = 0.0021489840000867844f;
+constexpr float kTanhSmall = 0.625f;
+
+inline float exp(float x) {
+  if (x != x) return x;
+  x = x > kExpHi ? kExpHi : (x < kExpLo ? kExpLo : x);
+  const float n = std::nearbyint(x * kLog2e);
+  const float r = (x - n * kLn2Hi) - n * kLn2Lo;
+  float p = kE6;
+  p = p * r + kE5;
+  p = p * r + kE4;
+  p = p * r + kE3;
+  p = p * r + kE2;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+inline float sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
+
+inline float tanh(float x) {
+  const float a = std::fabs(x);
+  float r;
+  if (a < kTanhSmall) {
+    const float s = a * a;
+    float q = kT5;
+    q = q * s + kT4;
+    q = q * s + kT3;
+    q = q * s + kT2;
+    q = q * s + kT1;
+    q = q * s + kT0;
+    r = a + a * s * q;
+  } else {
+    r = 1.0f - 2.0f / (exp(2.0f * a) + 1.0f);
+  }
+  return std::copysign(r, x);
+}
+}  // namespace fastmath
+
+template <typename T>
+struct Vec;
+
+#ifdef PYRNN_VEC_AVX2
+
+template <>
+struct Vec<float> {
+  using V = __m256;
+  static constexpr int W = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static __m256i mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static V load(const float* p, int n) { return n == W ? load(p) : _mm256_maskload_ps(p, mask(n)); }
+  static void store(float* p, V v, int n) {
+    if (n == W) store(p, v);
+    else _mm256_maskstore_ps(p, mask(n), v);
+  }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm256_div_ps(a, b); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }   // a*b + c
+  static V fnma(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); } // c - a*b
+  static V relu(V a) { return _mm256_andnot_ps(_mm256_cmp_ps(a, zero(), _CMP_LT_OQ), a); }
+  static V step(V h, V g) { return _mm256_and_ps(_mm256_cmp_ps(h, zero(), _CMP_GT_OQ), g); }
+
+  static V exp(V x) {
+    using namespace fastmath;
+    // min/max return their second operand when either is NaN: keep x second.
+    x = _mm256_max_ps(_mm256_set1_ps(kExpLo), _mm256_min_ps(_mm256_set1_ps(kExpHi), x));
+    const V n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    V r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
+    V p = _mm256_set1_ps(kE6);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kE5));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kE4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kE3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kE2));
+    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i bits =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+  }
+  static V sigmoid(V x) {
+    const V one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp(_mm256_sub_ps(zero(), x))));
+  }
+  static V tanh(V x) {
+    using namespace fastmath;
+    const V sign = _mm256_set1_ps(-0.0f);
+    const V a = _mm256_andnot_ps(sign, x);
+    const V s = _mm256_mul_ps(a, a);
+    V q = _mm256_set1_ps(kT5);
+    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(kT4));
+    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(kT3));
+    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(kT2));
+    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(kT1));
+    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(kT0));
+    const V small = _mm256_fmadd_ps(_mm256_mul_ps(a, s), q, a);
+    const V one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
+    const V big = _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(exp(_mm256_mul_ps(two, a)), one)));
+    // NaN compares false, so it takes `big`, which is NaN.
+    const V r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(a, _mm256_set1_ps(kTanhSmall), _CMP_LT_OQ));
+    return _mm256_or_ps(r, _mm256_and_ps(sign, x));
+  }
+};
+
+#endif  // PYRNN_VEC_AVX2
+
+// Portable vectors: fixed-width arrays whose loops the compiler maps onto baseline SIMD.
+// Also the double type on every target (libm per lane keeps float64 exact).
+template <typename T, int Width>
+struct VecArray {
+  struct V {
+    T v[Width];
+  };
+  static constexpr int W = Width;
+  static V zero() { return set1(T(0)); }
+  static V set1(T x) {
+    V r;
+    for (int i = 0; i < W; ++i) r.v[i] = x;
+    return r;
+  }
+  static V load(const T* p) {
+    V r;
+    std::memcpy(r.v, p, sizeof r.v);
+    return r;
+  }
+  static void store(T* p, V v) { std::memcpy(p, v.v, sizeof v.v); }
+  static V load(const T* p, int n) {
+    V r = zero();
+    std::memcpy(r.v, p, n * sizeof(T));
+    return r;
+  }
+  static void store(T* p, V v, int n) { std::memcpy(p, v.v, n * sizeof(T)); }
+#define PYRNN_LANES(expr) \
+  V r;                    \
+  for (int i = 0; i < W; ++i) r.v[i] = (expr); \
+  return r
+  static V add(V a, V b) { PYRNN_LANES(a.v[i] + b.v[i]); }
+  static V sub(V a, V b) { PYRNN_LANES(a.v[i] - b.v[i]); }
+  static V mul(V a, V b) { PYRNN_LANES(a.v[i] * b.v[i]); }
+  static V div(V a, V b) { PYRNN_LANES(a.v[i] / b.v[i]); }
+  static V fma(V a, V b, V c) { PYRNN_LANES(a.v[i] * b.v[i] + c.v[i]); }
+  static V fnma(V a, V b, V c) { PYRNN_LANES(c.v[i] - a.v[i] * b.v[i]); }
+  static V relu(V a) { PYRNN_LANES(a.v[i] < T(0) ? T(0) : a.v[i]); }
+  static V step(V h, V g) { PYRNN_LANES(h.v[i] > T(0) ? g.v[i] : T(0)); }
+  static V exp(V a) { PYRNN_LANES(exp1(a.v[i])); }
+  static V sigmoid(V a) { PYRNN_LANES(sigmoid1(a.v[i])); }
+  static V tanh(V a) { PYRNN_LANES(tanh1(a.v[i])); }
+#undef PYRNN_LANES
+
+ private:
+  static float exp1(float x) { return fastmath::exp(x); }
+  static float sigmoid1(float x) { return fastmath::sigmoid(x); }
+  static float tanh1(float x) { return fastmath::tanh(x); }
+  static double exp1(double x) { return std::exp(x); }
+  static double sigmoid1(double x) {
+    const double e = std::exp(-std::fabs(x));  // cannot overflow
+    return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+  }
+  static double tanh1(double x) { return std::tanh(x); }
+};
+
+#ifndef PYRNN_VEC_AVX2
+template <>
+struct Vec<float> : VecArray<float, 8> {};
+#endif
+template <>
+struct Vec<double> : VecArray<double, 4> {};
+
+}  // namespace PYRNN_TARGET_NS
+}  // namespace pyrnn

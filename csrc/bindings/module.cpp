@@ -18,6 +18,8 @@
 namespace py = pybind11;
 using pyrnn::kernels;
 
+constexpr int kMaxThreads = 1024;
+
 namespace {
 
 std::string shape_str(const std::vector<int64_t>& s) {
@@ -57,7 +59,8 @@ T* checked(const py::handle& obj, const char* name, const std::vector<int64_t>& 
                           std::string(py::str(py::tuple(a.attr("strides")))));
   if (writable && !a.writeable())
     throw py::value_error(std::string(name) + ": expected a writable array, got a read-only one");
-  return static_cast<T*>(a.mutable_data());
+  // Inputs may be read-only; only `writable` ones are written through this pointer.
+  return static_cast<T*>(const_cast<void*>(a.data()));
 }
 
 template <typename T>
@@ -467,7 +470,10 @@ PYBIND11_MODULE(_core, m) {
         arg("name"), arg("x"), "The kernels' exp/sigmoid/tanh, elementwise (for accuracy tests)");
 
   m.def("set_num_threads", [](int n) {
-    if (n < 1) throw py::value_error("n: expected a thread count >= 1, got " + std::to_string(n));
+    // Creating thousands of OpenMP threads can fail inside the runtime, which aborts.
+    if (n < 1 || n > kMaxThreads)
+      throw py::value_error("n: expected a thread count in 1.." + std::to_string(kMaxThreads) +
+                            ", got " + std::to_string(n));
     pyrnn::set_num_threads(n);
   }, arg("n"));
   m.def("get_num_threads", &pyrnn::get_num_threads);

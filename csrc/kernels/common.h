@@ -123,14 +123,38 @@ void add_recurrent_weight_grad(const SeqDims& d, const T* dA, int64_t lda, int64
   gemm<T>(true, false, n, H, B, T(1), scratch, n, h0, H, T(1), dW, H);
 }
 
+// Scratch input_projection_backward needs: with lengths, x is read a chunk of steps at a
+// time with padded rows zeroed, because padding may hold anything (NaN included) and
+// 0 * NaN would poison dW_ih.
+constexpr int64_t kMaskedRows = 512;
+inline int64_t masked_x_size(const SeqDims& d) {
+  return d.lengths ? std::max<int64_t>(1, kMaskedRows / d.B) * d.B * d.I : 0;
+}
+
 // The post-loop half of every backward: given pre-activation gradients dA (T*B rows,
-// stride lda) of the input projection, dx = dA W_ih, dW_ih += dA^T x, db_ih += sum dA.
+// stride lda, zero at padded steps) of the input projection, dx = dA W_ih,
+// dW_ih += dA^T x, db_ih += sum dA. scratch: masked_x_size(d) elements.
 template <typename T>
 void input_projection_backward(const SeqDims& d, int64_t GH, const T* dA, int64_t lda,
-                               const T* x, const T* W_ih, T* dx, T* dW_ih, T* db_ih) {
-  const int64_t TB = d.T * d.B;
-  gemm<T>(false, false, TB, d.I, GH, T(1), dA, lda, W_ih, d.I, T(0), dx, d.I);
-  gemm<T>(true, false, GH, d.I, TB, T(1), dA, lda, x, d.I, T(1), dW_ih, d.I);
+                               const T* x, const T* W_ih, T* dx, T* dW_ih, T* db_ih,
+                               T* scratch) {
+  const int64_t TB = d.T * d.B, B = d.B, I = d.I;
+  gemm<T>(false, false, TB, I, GH, T(1), dA, lda, W_ih, I, T(0), dx, I);
+  if (!d.lengths) {
+    gemm<T>(true, false, GH, I, TB, T(1), dA, lda, x, I, T(1), dW_ih, I);
+  } else {
+    const int64_t chunk = std::max<int64_t>(1, kMaskedRows / B);
+    for (int64_t t0 = 0; t0 < d.T; t0 += chunk) {
+      const int64_t n = std::min(chunk, d.T - t0);
+      for (int64_t t = t0; t < t0 + n; ++t)
+        for (int64_t b = 0; b < B; ++b) {
+          T* dst = scratch + ((t - t0) * B + b) * I;
+          if (t < d.lengths[b]) std::memcpy(dst, x + (t * B + b) * I, I * sizeof(T));
+          else std::fill_n(dst, I, T(0));
+        }
+      gemm<T>(true, false, GH, I, n * B, T(1), dA + t0 * B * lda, lda, scratch, I, T(1), dW_ih, I);
+    }
+  }
   add_column_sums(dA, TB, GH, lda, db_ih);
 }
 

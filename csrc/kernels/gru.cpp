@@ -15,7 +15,7 @@ namespace PYRNN_TARGET_NS {
 // without cache].  backward: dh, dh_rec, direct (B,H) + step (B,3H)
 int64_t gru_workspace_size(const SeqDims& d, bool training) {
   const int64_t BH = d.B * d.H;
-  return 6 * d.H + (training ? 6 * BH : 5 * BH + 3 * d.T * BH);
+  return 6 * d.H + (training ? 6 * BH + masked_x_size(d) : 5 * BH + 3 * d.T * BH);
 }
 
 template <typename T>
@@ -168,7 +168,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
   std::memcpy(dh0, dh, BH * sizeof(T));
   if (dh_all) zero_padding(d, dh_all, H, H);
   const int64_t TB = d.T * B;
-  input_projection_backward(d, G, gates, L, x, w.W_ih, dx, g.dW_ih, g.db_ih);
+  input_projection_backward(d, G, gates, L, x, w.W_ih, dx, g.dW_ih, g.db_ih, step + B * G);
   // r and z rows of W_hh see h_{t-1}
   add_recurrent_weight_grad(d, gates, L, 2 * H, out, h0, g.dW_hh, step);
   if (g.db_hh) add_column_sums(gates, TB, 2 * H, L, g.db_hh);

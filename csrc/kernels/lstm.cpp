@@ -9,7 +9,7 @@ namespace PYRNN_TARGET_NS {
 // when no gates cache is kept to hold it.  backward: dh, dc, dh_rec (B,H) + step (B,4H).
 int64_t lstm_workspace_size(const SeqDims& d, bool training) {
   const int64_t BH = d.B * d.H;
-  return 8 * d.H + (training ? 7 * BH : 6 * BH + 4 * d.T * BH);
+  return 8 * d.H + (training ? 7 * BH + masked_x_size(d) : 6 * BH + 4 * d.T * BH);
 }
 
 template <typename T>
@@ -126,7 +126,7 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
   std::memcpy(dh0, dh, BH * sizeof(T));
   std::memcpy(dc0, dc, BH * sizeof(T));
   if (dh_all) zero_padding(d, dh_all, H, H);
-  input_projection_backward(d, G, gates, G, x, w.W_ih, dx, g.dW_ih, g.db_ih);
+  input_projection_backward(d, G, gates, G, x, w.W_ih, dx, g.dW_ih, g.db_ih, step + B * G);
   add_recurrent_weight_grad(d, gates, G, G, out, h0, g.dW_hh, step);
   add_column_sums(gates, d.T * B, G, G, g.db_hh);
 }

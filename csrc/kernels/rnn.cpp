@@ -9,7 +9,7 @@ namespace PYRNN_TARGET_NS {
 // backward: dA (T,B,H) + dh (B,H) + dh_rec (B,H) + step (B,H)
 int64_t rnn_workspace_size(const SeqDims& d, bool training) {
   const int64_t BH = d.B * d.H;
-  return 2 * d.H + (training ? d.T * BH + 3 * BH : 2 * BH);
+  return 2 * d.H + (training ? d.T * BH + 3 * BH + masked_x_size(d) : 2 * BH);
 }
 
 template <typename T>
@@ -89,7 +89,7 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
   }
   std::memcpy(dh0, dh, BH * sizeof(T));
   if (dh_all) zero_padding(d, dh_all, H, H);
-  input_projection_backward(d, H, dA, H, x, w.W_ih, dx, g.dW_ih, g.db_ih);
+  input_projection_backward(d, H, dA, H, x, w.W_ih, dx, g.dW_ih, g.db_ih, step + BH);
   add_recurrent_weight_grad(d, dA, H, H, out, h0, g.dW_hh, step);
   add_column_sums(dA, d.T * B, H, H, g.db_hh);
 }

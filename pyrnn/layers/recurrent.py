@@ -55,7 +55,7 @@ def _check_dtype(dtype) -> np.dtype:
         dt = np.dtype(dtype)
     except TypeError:
         dt = None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+    if dt is None or dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise TypeError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
     return dt
 
@@ -219,6 +219,8 @@ class RecurrentLayer:
             raise ValueError(f"{name}: expected {features} features in the last axis "
                              f"({what}), got shape {_shape(x)}")
         if x.ndim == 2:
+            if x.shape[0] < 1:
+                raise ValueError(f"{name}: expected at least one step, got shape {_shape(x)}")
             return x[:, None, :], True
         if self.batch_first:
             x = x.transpose(1, 0, 2)
@@ -377,7 +379,7 @@ class RecurrentLayer:
         if self._tape is None:
             raise BackwardError("backward: no forward to differentiate; call forward() first "
                                 "(outside no_grad()), once per backward")
-        tape, self._tape = self._tape, None
+        tape = self._tape
         T, B, unbatched, lens = tape["T"], tape["B"], tape["unbatched"], tape["lengths"]
         D, H = self.num_directions, self.hidden_size
         if grad_output is None:
@@ -391,6 +393,7 @@ class RecurrentLayer:
         name = "grad_state[0]" if self.mode == "LSTM" else "grad_state"
         dh_n = self._state(dh_arg, name, B, unbatched)
         dc_n = self._state(dc_arg, "grad_state[1]", B, unbatched) if self.mode == "LSTM" else None
+        self._tape = None  # arguments are valid: this backward consumes the tape
         dh0 = np.empty((self.num_layers * D, B, H), self.dtype)
         dc0 = np.empty_like(dh0) if self.mode == "LSTM" else None
         record = self.record_hidden_grads

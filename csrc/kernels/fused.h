@@ -1,0 +1,156 @@
+// The machinery behind the fast time loops, shared by the cell kernels of one SIMD target.
+//
+// Threads own blocks of U hidden units (U = vector width) for the whole call. Each thread
+// packs the weight rows of its own units once, computes the input projection of its own
+// units a chunk of steps at a time, and in every step runs a register tile
+// (MR rows x NG vectors) over the recurrent weights whose accumulators go straight into
+// the cell's update: gate pre-activations never touch memory unless a cache wants them.
+// Threads meet at one barrier per step (the new h must be complete before anyone reads it).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "common.h"
+
+namespace pyrnn {
+namespace PYRNN_TARGET_NS {
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Units [0, H) in blocks of `width`; a contiguous run of blocks per thread.
+struct UnitBlocks {
+  int64_t width, count;  // units per block, number of blocks
+  UnitBlocks(int64_t H, int64_t w) : width(w), count(ceil_div(H, w)) {}
+  int64_t begin(int p, int nt) const { return count * p / nt; }
+  int64_t end(int p, int nt) const { return count * (p + 1) / nt; }
+};
+
+// Threads for a time loop: the recurrence needs a barrier per step, which only pays when
+// a step has enough work. Measured on 2 cores: below ~2^17 multiply-adds per step one
+// thread wins.
+inline int loop_threads(int64_t fmas_per_step, int64_t blocks) {
+  const int nt = get_num_threads();
+  if (fmas_per_step < (int64_t(1) << 17)) return 1;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nt, blocks)));
+}
+
+inline int thread_id() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+// Pack the rows of W (rows g*H + unit, K columns) of unit blocks [u0, u1) for G gates:
+//   out[u][k][g][s][lane] = W[(g*H + u*S*Wv + s*Wv + lane) * ldw + k],  0 past H,
+// where S vectors of Wv lanes make a block. Each block is K*G*S*Wv elements.
+template <typename T>
+void pack_gate_rows(const T* W, int64_t ldw, int64_t G, int64_t H, int64_t K, int S,
+                    int64_t u0, int64_t u1, T* out) {
+  constexpr int Wv = Vec<T>::W;
+  const int64_t bw = int64_t(S) * Wv, per = K * G * bw;
+  for (int64_t u = u0; u < u1; ++u) {
+    T* o = out + u * per;
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t g = 0; g < G; ++g)
+        for (int64_t l = 0; l < bw; ++l) {
+          const int64_t unit = u * bw + l;
+          *o++ = unit < H ? W[(g * H + unit) * ldw + k] : T(0);
+        }
+  }
+}
+
+// Pack the columns of W (K rows, ldw stride) of unit blocks [u0, u1) (S vectors each):
+//   out[u][k][s*Wv + lane] = W[k * ldw + u*S*Wv + s*Wv + lane],  0 past H.
+template <typename T>
+void pack_unit_columns(const T* W, int64_t ldw, int64_t K, int64_t H, int S, int64_t u0,
+                       int64_t u1, T* out) {
+  constexpr int Wv = Vec<T>::W;
+  const int64_t bw = int64_t(S) * Wv;
+  for (int64_t u = u0; u < u1; ++u) {
+    T* o = out + u * K * bw;
+    const int64_t n = std::min(bw, H - u * bw);
+    for (int64_t k = 0; k < K; ++k, o += bw) {
+      std::copy_n(W + k * ldw + u * bw, n, o);
+      std::fill(o + n, o + bw, T(0));
+    }
+  }
+}
+
+// acc[r][v] = sum_k a[r][k] * panel[k][v]  for MR rows and NV vectors; then epi(r, acc[r])
+// for the first `rows` rows. The panel is K x NV vectors, contiguous.
+template <typename T, int MR, int NV, typename Epi>
+inline void tile(int64_t K, const T* const* a, const T* panel, int rows, Epi&& epi) {
+  using VT = Vec<T>;
+  using V = typename VT::V;
+  V acc[MR][NV];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = VT::zero();
+  for (int64_t k = 0; k < K; ++k) {
+    const T* p = panel + k * NV * VT::W;
+    V w[NV];
+    for (int v = 0; v < NV; ++v) w[v] = VT::load(p + v * VT::W);
+    for (int r = 0; r < MR; ++r) {
+      const V x = VT::set1(a[r][k]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = VT::fma(x, w[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < rows; ++r) epi(r, acc[r]);
+}
+
+// Run `tile` over rows [0, M) in blocks of MR (the last block padded by repeating a row
+// pointer, its extra results dropped). row(i) gives row i's pointer; epi(i, acc) gets the
+// global row index.
+template <typename T, int MR, int NV, typename RowPtr, typename Epi>
+inline void tile_rows(int64_t M, int64_t K, const T* panel, RowPtr&& row, Epi&& epi) {
+  const T* a[MR];
+  for (int64_t i0 = 0; i0 < M; i0 += MR) {
+    const int rows = static_cast<int>(std::min<int64_t>(MR, M - i0));
+    for (int r = 0; r < MR; ++r) a[r] = row(i0 + std::min(r, rows - 1));
+    tile<T, MR, NV>(K, a, panel, rows,
+                    [&](int r, const typename Vec<T>::V* acc) { epi(i0 + r, acc); });
+  }
+}
+
+// Steps whose input projection is computed together: enough rows (Tc * B) for the tile
+// to reach full speed, few enough that the chunk stays small.
+inline int64_t projection_chunk(int64_t B, int64_t steps) {
+  return std::max<int64_t>(1, std::min<int64_t>(steps, ceil_div(96, B)));
+}
+
+// Input projection of steps [s0, s0 + n) for unit blocks [u0, u1):
+//   xp[(s - s0) * B + b][u][g][s'][lane] = x[t(b, s)] . W_ih rows + bias
+// for active rows (others are left alone). panels = pack_gate_rows of W_ih (K = I).
+// bias is (G*H) (already the sum of whatever biases the cell folds in), 0 past H.
+template <typename T, int MR, int NV>
+void project_inputs(const SeqDims& d, int64_t s0, int64_t n, const T* x, const T* panels,
+                    const T* bias, int64_t G, int S, int64_t u0, int64_t u1, T* xp) {
+  using VT = Vec<T>;
+  constexpr int Wv = VT::W;
+  const int64_t bw = int64_t(S) * Wv, per = d.I * G * bw, ldx = ceil_div(d.H, bw) * G * bw;
+  const int64_t rows = n * d.B;
+  auto row_ptr = [&](int64_t i) {
+    const int64_t s = s0 + i / d.B, b = i % d.B;
+    const int64_t t = step_time(d, b, s);
+    return x + ((t < 0 ? 0 : t) * d.B + b) * d.I;
+  };
+  for (int64_t u = u0; u < u1; ++u) {
+    tile_rows<T, MR, NV>(rows, d.I, panels + u * per, row_ptr,
+                         [&](int64_t i, const typename VT::V* acc) {
+                           T* o = xp + i * ldx + u * G * bw;
+                           for (int64_t g = 0; g < G; ++g)
+                             for (int s = 0; s < S; ++s) {
+                               const int64_t unit = u * bw + s * Wv;
+                               const int m = static_cast<int>(std::max<int64_t>(
+                                   0, std::min<int64_t>(Wv, d.H - unit)));
+                               const auto bv = m > 0 ? VT::load(bias + g * d.H + unit, m)
+                                                     : VT::zero();
+                               VT::store(o + (g * S + s) * Wv, VT::add(acc[g * S + s], bv));
+                             }
+                         });
+  }
+}
+
+}  // namespace PYRNN_TARGET_NS
+}  // namespace pyrnn

@@ -965,3 +965,18 @@ def test_nan_weights_give_nan_everywhere_without_hanging(cell, watchdog):
     assert np.all(np.isnan(out))
     dx, _ = layer.backward(np.ones_like(out))
     assert dx.shape == x.shape
+
+
+def test_rejected_backward_keeps_the_tape():
+    """A backward refused for a bad grad_output does not use up the forward: retrying with
+    a correct gradient works and equals a clean run."""
+    layer = pyrnn.LSTM(3, 4, dtype="float64", seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    out, _ = layer(x)
+    with pytest.raises(ValueError, match="^grad_output"):
+        layer.backward(np.ones((5, 2, 7)))
+    dx, _ = layer.backward(np.ones_like(out))
+    clean = pyrnn.LSTM(3, 4, dtype="float64", seed=0)
+    out2, _ = clean(x)
+    dx2, _ = clean.backward(np.ones_like(out2))
+    np.testing.assert_array_equal(dx, dx2)

@@ -41,7 +41,11 @@ def simd_target(request):
 
 @pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
 def num_threads(request):
-    before = pyrnn.get_num_threads()
+    """1 or 2 threads; with 2, even tiny steps split across threads (no work threshold)."""
+    before, threshold = pyrnn.get_num_threads(), _core._parallel_min_work()
     pyrnn.set_num_threads(request.param)
+    if request.param > 1:
+        _core._set_parallel_min_work(0)
     yield request.param
     pyrnn.set_num_threads(before)
+    _core._set_parallel_min_work(threshold)

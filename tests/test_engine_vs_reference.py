@@ -97,7 +97,7 @@ LAYER_CASES = [
 @pytest.mark.parametrize("mode,kwargs", LAYER_CASES, ids=lambda v: str(v))
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("lengths", [None, [7, 2, 5, 1, 7]], ids=["full", "lengths"])
-def test_layers_match_reference_backend(mode, kwargs, dtype, lengths, simd_target):
+def test_layers_match_reference_backend(mode, kwargs, dtype, lengths, simd_target, num_threads):
     """Same seed -> same weights and dropout masks on both backends."""
     make = lambda backend: getattr(pyrnn, mode)(6, 11, dtype=dtype, seed=4, backend=backend,
                                                 **kwargs)

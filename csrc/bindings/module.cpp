@@ -477,6 +477,9 @@ PYBIND11_MODULE(_core, m) {
     pyrnn::set_num_threads(n);
   }, arg("n"));
   m.def("get_num_threads", &pyrnn::get_num_threads);
+  m.def("_parallel_min_work", &pyrnn::parallel_min_work);
+  m.def("_set_parallel_min_work", &pyrnn::set_parallel_min_work, arg("fmas"),
+        "Steps with fewer multiply-adds run on one thread (tests set 0).");
   m.attr("has_openmp") = pyrnn::has_openmp();
   m.def("simd_target", [] { return std::string(pyrnn::target_name(pyrnn::active_target())); });
   m.def("available_simd_targets", [] {

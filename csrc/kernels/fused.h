@@ -17,6 +17,10 @@ namespace PYRNN_TARGET_NS {
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// H rounded up to whole unit blocks of every target and dtype (at most 2 x 8 lanes):
+// workspace sizes are computed before the dtype's vector width is known.
+inline int64_t padded_units(int64_t H) { return ceil_div(H, 16) * 16; }
+
 // Units [0, H) in blocks of `width`; a contiguous run of blocks per thread.
 struct UnitBlocks {
   int64_t width, count;  // units per block, number of blocks
@@ -26,11 +30,10 @@ struct UnitBlocks {
 };
 
 // Threads for a time loop: the recurrence needs a barrier per step, which only pays when
-// a step has enough work. Measured on 2 cores: below ~2^17 multiply-adds per step one
-// thread wins.
+// a step has enough work (parallel_min_work(), see threads.h).
 inline int loop_threads(int64_t fmas_per_step, int64_t blocks) {
   const int nt = get_num_threads();
-  if (fmas_per_step < (int64_t(1) << 17)) return 1;
+  if (fmas_per_step < parallel_min_work()) return 1;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nt, blocks)));
 }
 

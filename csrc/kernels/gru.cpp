@@ -6,181 +6,288 @@
 // [da_r, da_z, da_n, x] where da_* are pre-activation gradients of the input
 // projection and x is da_n * r (reset_after: the gradient of W_hn h + b_hn) or e
 // unchanged (Cho, whose dW_hn needs r * h_{t-1}).
-#include "common.h"
+#include "fused.h"
 
 namespace pyrnn {
 namespace PYRNN_TARGET_NS {
 
-// forward: biases (2, 3H) + h (B,H) + hh (B,3H) + rh (B,H) [+ input projection (T,B,3H)
-// without cache].  backward: dh, dh_rec, direct (B,H) + step (B,3H)
+namespace {
+struct GruForwardLayout {  // workspace offsets, in elements
+  int64_t bias, wih, whh, whn, xp, h, rz, rh, end;
+  GruForwardLayout(const SeqDims& d) {
+    const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.T);
+    bias = 0;                       // (3H) folded into the projection, then b_hn (H)
+    wih = bias + 2 * 3 * d.H;
+    whh = wih + 3 * Hp * d.I;       // reset_after: r, z, n rows; Cho: r, z rows
+    whn = whh + 3 * Hp * d.H;       // Cho: W_hn rows
+    xp = whn + Hp * d.H;
+    h = xp + chunk * d.B * 3 * Hp;  // (2, B, H)
+    rz = h + 2 * d.B * d.H;         // Cho: (B, 2H) r and z between the two phases
+    rh = rz + 2 * d.B * d.H;        // Cho: (B, H) r * h
+    end = rh + d.B * d.H;
+  }
+};
+
+struct GruBackwardLayout {
+  int64_t wb, wbn, dA, dn, dh, direct, scratch, end;
+  GruBackwardLayout(const SeqDims& d) {
+    const int64_t Hp = padded_units(d.H);
+    wb = 0;                          // W_hh columns (K = 3H, Cho: 2H)
+    wbn = wb + 3 * d.H * Hp;         // Cho: W_hn columns (K = H)
+    dA = wbn + d.H * Hp;             // (2, B, 3H) recurrent pre-activation gradients
+    dn = dA + 2 * d.B * 3 * d.H;     // Cho: (B, H) da_n
+    dh = dn + d.B * d.H;             // (B, H)
+    direct = dh + d.B * d.H;         // (B, H) dh_{t-1} terms that bypass W_hh
+    scratch = direct + d.B * d.H;
+    end = scratch + std::max(d.B * 4 * d.H, masked_x_size(d));
+  }
+};
+}  // namespace
+
 int64_t gru_workspace_size(const SeqDims& d, bool training) {
-  const int64_t BH = d.B * d.H;
-  return 6 * d.H + (training ? 6 * BH + masked_x_size(d) : 5 * BH + 3 * d.T * BH);
+  const int64_t f = GruForwardLayout(d).end;
+  return training ? std::max(f, GruBackwardLayout(d).end) : f;
 }
 
 template <typename T>
 void gru_forward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, const T* x,
                  const T* h0, T* out, T* h_n, T* gates, T* work) {
-  const int64_t B = d.B, H = d.H, G = 3 * H, steps = max_length(d);
-  T* bias = work;       // (2, 3H) b_ih, b_hh
-  T* h = bias + 2 * G;  // (B, H)
-  T* hh = h + B * H;    // (B, 3H) recurrent projections (Cho: [W_hr h, W_hz h, W_hn (r*h)])
-  T* rh = hh + B * G;   // (B, H) r * h (Cho only)
-  copy_biases(w, G, bias);
-  const T* bi = bias;
-  const T* bh = bias + G;
-  const int64_t ldx = gates ? 4 * H : G;
-  T* xp = gates ? gates : rh + B * H;  // (T, B, ldx) input projection, first 3H columns
-  gemm<T>(false, true, d.T * B, G, d.I, T(1), x, d.I, w.W_ih, d.I, T(0), xp, ldx);
-  std::memcpy(h, h0, B * H * sizeof(T));
   using VT = Vec<T>;
-  const int nt = get_num_threads();
-  const bool par = B * G >= kParallelMin;
-  // sigmoid of r or z (block q): x part + recurrent part + both biases
-  auto gate = [&](const T* a, const T* q, int64_t k, int64_t j, int n) {
-    return VT::sigmoid(VT::add(VT::add(VT::load(a + k * H + j, n), VT::load(q + k * H + j, n)),
-                               VT::add(VT::load(bi + k * H + j, n), VT::load(bh + k * H + j, n))));
-  };
-  for (int64_t s = 0; s < steps; ++s) {
+  using V = typename VT::V;
+  constexpr int Wv = VT::W;
+  const int64_t B = d.B, H = d.H, steps = max_length(d);
+  const GruForwardLayout L(d);
+  T* bias = work + L.bias;
+  T* wih = work + L.wih;
+  T* whh = work + L.whh;
+  T* whn = work + L.whn;
+  T* xp = work + L.xp;
+  T* hbuf = work + L.h;
+  T* rz = work + L.rz;
+  T* rh = work + L.rh;
+  // Folded into the projection: r, z get b_i + b_h, n gets b_in; b_hn stays apart
+  // because r multiplies it (reset_after) or it follows W_hn (r * h) (Cho).
+  copy_biases(w, 3 * H, bias);
+  for (int64_t k = 0; k < 2 * H; ++k) bias[k] += bias[3 * H + k];
+  const T* b_hn = bias + 5 * H;
+  std::memcpy(hbuf, h0, B * H * sizeof(T));
+  const UnitBlocks ub(H, Wv);
+  const int64_t ldx = ub.count * 3 * Wv, chunk = projection_chunk(B, steps);
+  const int nt = loop_threads(B * 3 * H * H, ub.count);
+#pragma omp parallel num_threads(nt)
+  {
+    const int p = thread_id();
+    const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
+    pack_gate_rows(w.W_ih, d.I, 3, H, d.I, 1, u0, u1, wih);
     if (reset_after) {
-      gemm<T>(false, true, B, G, H, T(1), h, H, w.W_hh, H, T(0), hh, G);
+      pack_gate_rows(w.W_hh, H, 3, H, H, 1, u0, u1, whh);
     } else {
-      // r needs W_hr h first; W_hn then acts on r * h.
-      gemm<T>(false, true, B, 2 * H, H, T(1), h, H, w.W_hh, H, T(0), hh, G);
-#pragma omp parallel for num_threads(nt) if (par)
-      for (int64_t b = 0; b < B; ++b) {
-        const int64_t t = step_time(d, b, s);
-        const T* a = xp + ((t < 0 ? 0 : t) * B + b) * ldx;
-        for_lanes<T>(H, [&](int64_t j, int n) {
-          VT::store(rh + b * H + j, VT::mul(gate(a, hh + b * G, 0, j, n), VT::load(h + b * H + j, n)), n);
-        });
-      }
-      gemm<T>(false, true, B, H, H, T(1), rh, H, w.W_hh + 2 * H * H, H, T(0), hh + 2 * H, G);
+      pack_gate_rows(w.W_hh, H, 2, H, H, 1, u0, u1, whh);
+      pack_gate_rows(w.W_hh + 2 * H * H, H, 1, H, H, 1, u0, u1, whn);
     }
-#pragma omp parallel for num_threads(nt) if (par)
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t t = step_time(d, b, s);
-      if (t < 0) continue;
-      T* a = xp + (t * B + b) * ldx;
-      const T* q = hh + b * G;
-      T* hb = h + b * H;
-      T* ob = out + (t * B + b) * H;
-      for_lanes<T>(H, [&](int64_t j, int n) {
-        const auto r = gate(a, q, 0, j, n), z = gate(a, q, 1, j, n);
-        const auto xn = VT::add(VT::load(a + 2 * H + j, n), VT::load(bi + 2 * H + j, n));
-        const auto qn = VT::add(VT::load(q + 2 * H + j, n), VT::load(bh + 2 * H + j, n));
-        // reset_after: e = W_hn h + b_hn, n = tanh(xn + r e).  Cho: e = r h, n = tanh(xn + qn)
-        const auto e = reset_after ? qn : VT::load(rh + b * H + j, n);
-        const auto nn = VT::tanh(reset_after ? VT::fma(r, e, xn) : VT::add(xn, qn));
-        const auto hp = VT::load(hb + j, n);
-        const auto hn = VT::fma(z, VT::sub(hp, nn), nn);  // (1 - z) n + z h
-        VT::store(hb + j, hn, n);
-        VT::store(ob + j, hn, n);
-        if (gates) {
-          VT::store(a + j, r, n), VT::store(a + H + j, z, n);
-          VT::store(a + 2 * H + j, nn, n), VT::store(a + 3 * H + j, e, n);
+    for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
+      const int64_t n = std::min(chunk, steps - s0);
+      project_inputs<T, 4, 3>(d, s0, n, x, wih, bias, 3, 1, u0, u1, xp);
+      for (int64_t s = s0; s < s0 + n; ++s) {
+        const T* hp = hbuf + (s % 2) * B * H;
+        T* hn = hbuf + ((s + 1) % 2) * B * H;
+        auto xrow = [&](int64_t b, int64_t u) { return xp + ((s - s0) * B + b) * ldx + u * 3 * Wv; };
+        // the shared tail: n and e known -> new state, outputs, cache
+        auto finish = [&](int64_t b, int64_t t, int64_t j, int m, V r, V z, V nn, V e) {
+          const auto hv = VT::fma(z, VT::sub(VT::load(hp + b * H + j, m), nn), nn);  // (1-z)n + z h
+          const int64_t row = t * B + b;
+          VT::store(hn + b * H + j, hv, m);
+          VT::store(out + row * H + j, hv, m);
+          if (gates) {
+            T* gr = gates + row * 4 * H + j;
+            VT::store(gr, r, m), VT::store(gr + H, z, m);
+            VT::store(gr + 2 * H, nn, m), VT::store(gr + 3 * H, e, m);
+          }
+        };
+        for (int64_t u = u0; u < u1; ++u) {
+          const int64_t j = u * Wv;
+          const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
+          auto hrow = [&](int64_t b) { return hp + b * H; };
+          if (reset_after) {
+            tile_rows<T, 4, 3>(B, H, whh + u * H * 3 * Wv, hrow, [&](int64_t b, const V* acc) {
+              const int64_t t = step_time(d, b, s);
+              if (t < 0) {
+                VT::store(hn + b * H + j, VT::load(hp + b * H + j, m), m);
+                return;
+              }
+              const T* a = xrow(b, u);
+              const auto r = VT::sigmoid(VT::add(acc[0], VT::load(a)));
+              const auto z = VT::sigmoid(VT::add(acc[1], VT::load(a + Wv)));
+              const auto e = VT::add(acc[2], VT::load(b_hn + j, m));  // W_hn h + b_hn
+              const auto nn = VT::tanh(VT::fma(r, e, VT::load(a + 2 * Wv)));
+              finish(b, t, j, m, r, z, nn, e);
+            });
+          } else {
+            tile_rows<T, 6, 2>(B, H, whh + u * H * 2 * Wv, hrow, [&](int64_t b, const V* acc) {
+              const T* a = xrow(b, u);
+              const auto r = VT::sigmoid(VT::add(acc[0], VT::load(a)));
+              const auto z = VT::sigmoid(VT::add(acc[1], VT::load(a + Wv)));
+              VT::store(rz + b * 2 * H + j, r, m), VT::store(rz + b * 2 * H + H + j, z, m);
+              VT::store(rh + b * H + j, VT::mul(r, VT::load(hp + b * H + j, m)), m);
+            });
+          }
         }
-      });
+        if (!reset_after) {
+#pragma omp barrier
+          // n = tanh(W_in x + b_in + W_hn (r * h) + b_hn): needs all of r * h.
+          for (int64_t u = u0; u < u1; ++u) {
+            const int64_t j = u * Wv;
+            const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
+            tile_rows<T, 8, 1>(B, H, whn + u * H * Wv, [&](int64_t b) { return rh + b * H; },
+                               [&](int64_t b, const V* acc) {
+                                 const int64_t t = step_time(d, b, s);
+                                 if (t < 0) {
+                                   VT::store(hn + b * H + j, VT::load(hp + b * H + j, m), m);
+                                   return;
+                                 }
+                                 const T* a = xrow(b, u);
+                                 const auto nn = VT::tanh(VT::add(
+                                     VT::add(acc[0], VT::load(b_hn + j, m)), VT::load(a + 2 * Wv)));
+                                 finish(b, t, j, m, VT::load(rz + b * 2 * H + j, m),
+                                        VT::load(rz + b * 2 * H + H + j, m), nn,
+                                        VT::load(rh + b * H + j, m));
+                               });
+          }
+        }
+#pragma omp barrier
+      }
     }
   }
   zero_padding(d, out, H, H);
   if (gates) zero_padding(d, gates, 4 * H, 4 * H);
-  std::memcpy(h_n, h, B * H * sizeof(T));
+  std::memcpy(h_n, hbuf + (steps % 2) * B * H, B * H * sizeof(T));
 }
 
 template <typename T>
 void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, const T* x,
                   const T* h0, const T* out, T* gates, const T* dout, const T* dh_n, T* dx,
                   T* dh0, T* dh_all, const CellGrads<T>& g, T* work) {
-  const int64_t B = d.B, H = d.H, G = 3 * H, L = 4 * H, BH = B * H, steps = max_length(d);
-  T* dh = work;           // (B, H) gradient flowing into h of the current step
-  T* dh_rec = dh + BH;    // (B, H)
-  T* direct = dh_rec + BH;  // (B, H) dh_{t-1} terms that bypass the W_hh GEMM
-  T* step = direct + BH;  // (B, 3H) gradients of the recurrent pre-activations
-  std::memcpy(dh, dh_n, BH * sizeof(T));
-  const T* W_hn = w.W_hh + 2 * H * H;
   using VT = Vec<T>;
-  const int nt = get_num_threads();
-  const bool par = B * G >= kParallelMin;
-  for (int64_t s = steps - 1; s >= 0; --s) {
-    // Phase 1: everything that does not need W_hn^T da_n (reset_after: all of it).
-#pragma omp parallel for num_threads(nt) if (par)
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t t = step_time(d, b, s);
-      T* st = step + b * G;
-      if (t < 0) {
-        std::fill_n(st, G, T(0));
-        continue;
-      }
-      const int64_t off = (t * B + b) * H;
-      const T* hp = s == 0 ? h0 + b * H : out + (prev_time(d, t) * B + b) * H;
-      T* gt = gates + (t * B + b) * L;
-      const auto one = VT::set1(T(1));
-      for_lanes<T>(H, [&](int64_t j, int n) {
-        const auto r = VT::load(gt + j, n), z = VT::load(gt + H + j, n);
-        const auto nn = VT::load(gt + 2 * H + j, n), e = VT::load(gt + 3 * H + j, n);
-        const auto dht = VT::add(VT::load(dh + b * H + j, n), VT::load(dout + off + j, n));
-        if (dh_all) VT::store(dh_all + off + j, dht, n);
-        // h_t = (1 - z) n + z h_{t-1}
-        const auto dan = VT::mul(VT::mul(dht, VT::sub(one, z)), VT::fnma(nn, nn, one));
-        const auto daz = VT::mul(VT::mul(dht, VT::sub(VT::load(hp + j, n), nn)),
-                                 VT::mul(z, VT::sub(one, z)));
-        VT::store(direct + b * H + j, VT::mul(dht, z), n);
-        VT::store(gt + H + j, daz, n), VT::store(st + H + j, daz, n);
-        VT::store(gt + 2 * H + j, dan, n);
-        if (reset_after) {
-          // n = tanh(x_n + r * e), e = W_hn h + b_hn
-          const auto dar = VT::mul(VT::mul(dan, e), VT::mul(r, VT::sub(one, r)));
-          VT::store(gt + j, dar, n), VT::store(st + j, dar, n);
-          const auto de = VT::mul(dan, r);
-          VT::store(gt + 3 * H + j, de, n), VT::store(st + 2 * H + j, de, n);
-        } else {
-          VT::store(st + 2 * H + j, dan, n);  // r's gradient needs W_hn^T da_n: phase 2
-        }
-      });
-    }
-    if (!reset_after) {
-      // n = tanh(x_n + W_hn (r * h) + b_hn): d(r * h) = W_hn^T da_n
-      gemm<T>(false, false, B, H, H, T(1), step + 2 * H, G, W_hn, H, T(0), dh_rec, H);
-#pragma omp parallel for num_threads(nt) if (par)
+  using V = typename VT::V;
+  constexpr int Wv = VT::W;
+  const int64_t B = d.B, H = d.H, G = 3 * H, L4 = 4 * H, steps = max_length(d);
+  const GruBackwardLayout L(d);
+  T* wb = work + L.wb;
+  T* wbn = work + L.wbn;
+  T* dA2 = work + L.dA;
+  T* dn = work + L.dn;
+  T* dh = work + L.dh;
+  T* direct = work + L.direct;
+  T* scratch = work + L.scratch;
+  std::memcpy(dh, dh_n, B * H * sizeof(T));
+  const UnitBlocks ub(H, 2 * Wv);
+  const int64_t K = reset_after ? G : 2 * H;  // rows of W_hh that see h_{t-1}
+  const int nt = loop_threads(B * G * H, ub.count);
+#pragma omp parallel num_threads(nt)
+  {
+    const int p = thread_id();
+    const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
+    const int64_t j0 = u0 * ub.width, j1 = std::min(H, u1 * ub.width);
+    pack_unit_columns(w.W_hh, H, K, H, 2, u0, u1, wb);
+    if (!reset_after) pack_unit_columns(w.W_hh + 2 * H * H, H, H, H, 2, u0, u1, wbn);
+    const auto one = VT::set1(T(1));
+    for (int64_t s = steps - 1; s >= 0; --s) {
+      T* dA = dA2 + (s % 2) * B * G;  // rows [da_r, da_z, da_e] (Cho: [da_r, da_z, -])
+      auto hprev = [&](int64_t b, int64_t t) {
+        return s == 0 ? h0 + b * H : out + (prev_time(d, t) * B + b) * H;
+      };
       for (int64_t b = 0; b < B; ++b) {
         const int64_t t = step_time(d, b, s);
-        if (t < 0) continue;
-        const T* hp = s == 0 ? h0 + b * H : out + (prev_time(d, t) * B + b) * H;
-        T* gt = gates + (t * B + b) * L;
-        for_lanes<T>(H, [&](int64_t j, int n) {
-          const auto r = VT::load(gt + j, n), drh = VT::load(dh_rec + b * H + j, n);
-          VT::store(direct + b * H + j, VT::fma(drh, r, VT::load(direct + b * H + j, n)), n);
-          const auto dar = VT::mul(VT::mul(drh, VT::load(hp + j, n)),
-                                   VT::mul(r, VT::sub(VT::set1(T(1)), r)));
-          VT::store(gt + j, dar, n), VT::store(step + b * G + j, dar, n);
-        });
+        T* da = dA + b * G;
+        if (t < 0) {
+          for (int64_t q = 0; q < 3; ++q) std::fill(da + q * H + j0, da + q * H + j1, T(0));
+          std::fill(dn + b * H + j0, dn + b * H + j1, T(0));
+          continue;
+        }
+        const int64_t off = (t * B + b) * H;
+        const T* hp = hprev(b, t);
+        T* gt = gates + (t * B + b) * L4;
+        for (int64_t j = j0; j < j1; j += Wv) {
+          const int m = static_cast<int>(std::min<int64_t>(Wv, j1 - j));
+          const auto r = VT::load(gt + j, m), z = VT::load(gt + H + j, m);
+          const auto nn = VT::load(gt + 2 * H + j, m), e = VT::load(gt + 3 * H + j, m);
+          const auto dht = VT::add(VT::load(dh + b * H + j, m), VT::load(dout + off + j, m));
+          if (dh_all) VT::store(dh_all + off + j, dht, m);
+          // h_t = (1 - z) n + z h_{t-1}
+          const auto dan = VT::mul(VT::mul(dht, VT::sub(one, z)), VT::fnma(nn, nn, one));
+          const auto daz = VT::mul(VT::mul(dht, VT::sub(VT::load(hp + j, m), nn)),
+                                   VT::mul(z, VT::sub(one, z)));
+          VT::store(direct + b * H + j, VT::mul(dht, z), m);
+          VT::store(gt + H + j, daz, m), VT::store(da + H + j, daz, m);
+          VT::store(gt + 2 * H + j, dan, m);
+          if (reset_after) {
+            // n = tanh(x_n + r * e), e = W_hn h + b_hn
+            const auto dar = VT::mul(VT::mul(dan, e), VT::mul(r, VT::sub(one, r)));
+            VT::store(gt + j, dar, m), VT::store(da + j, dar, m);
+            const auto de = VT::mul(dan, r);
+            VT::store(gt + 3 * H + j, de, m), VT::store(da + 2 * H + j, de, m);
+          } else {
+            VT::store(dn + b * H + j, dan, m);  // r's gradient needs W_hn^T da_n
+          }
+        }
+      }
+#pragma omp barrier
+      if (!reset_after) {
+        // n = tanh(x_n + W_hn (r * h) + b_hn): d(r * h) = da_n W_hn, own units
+        for (int64_t u = u0; u < u1; ++u) {
+          tile_rows<T, 6, 2>(B, H, wbn + u * H * ub.width, [&](int64_t b) { return dn + b * H; },
+                             [&](int64_t b, const V* acc) {
+                               const int64_t t = step_time(d, b, s);
+                               if (t < 0) return;
+                               const T* hp = hprev(b, t);
+                               T* gt = gates + (t * B + b) * L4;
+                               for (int v = 0; v < 2; ++v) {
+                                 const int64_t j = u * ub.width + v * Wv;
+                                 if (j >= H) break;
+                                 const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
+                                 const auto r = VT::load(gt + j, m);
+                                 VT::store(direct + b * H + j,
+                                           VT::fma(acc[v], r, VT::load(direct + b * H + j, m)), m);
+                                 const auto dar = VT::mul(VT::mul(acc[v], VT::load(hp + j, m)),
+                                                          VT::mul(r, VT::sub(one, r)));
+                                 VT::store(gt + j, dar, m), VT::store(dA + b * G + j, dar, m);
+                               }
+                             });
+        }
+#pragma omp barrier
+      }
+      // h_{t-1} feeds the recurrent pre-activations through W_hh: dh = dA W_hh + direct
+      for (int64_t u = u0; u < u1; ++u) {
+        tile_rows<T, 6, 2>(B, K, wb + u * K * ub.width, [&](int64_t b) { return dA + b * G; },
+                           [&](int64_t b, const V* acc) {
+                             if (step_time(d, b, s) < 0) return;  // ended rows keep dh
+                             for (int v = 0; v < 2; ++v) {
+                               const int64_t j = u * ub.width + v * Wv;
+                               if (j >= H) break;
+                               const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
+                               VT::store(dh + b * H + j,
+                                         VT::add(acc[v], VT::load(direct + b * H + j, m)), m);
+                             }
+                           });
       }
     }
-    // h_{t-1} feeds the recurrent pre-activations through W_hh (Cho: r and z rows only)
-    const int64_t K = reset_after ? G : 2 * H;
-    gemm<T>(false, false, B, H, K, T(1), step, G, w.W_hh, H, T(0), dh_rec, H);
-    for (int64_t b = 0; b < B; ++b) {
-      if (step_time(d, b, s) < 0) continue;
-      for (int64_t j = 0; j < H; ++j) dh[b * H + j] = dh_rec[b * H + j] + direct[b * H + j];
-    }
   }
-  std::memcpy(dh0, dh, BH * sizeof(T));
+  std::memcpy(dh0, dh, B * H * sizeof(T));
   if (dh_all) zero_padding(d, dh_all, H, H);
   const int64_t TB = d.T * B;
-  input_projection_backward(d, G, gates, L, x, w.W_ih, dx, g.dW_ih, g.db_ih, step + B * G);
+  input_projection_backward(d, G, gates, L4, x, w.W_ih, dx, g.dW_ih, g.db_ih, scratch);
   // r and z rows of W_hh see h_{t-1}
-  add_recurrent_weight_grad(d, gates, L, 2 * H, out, h0, g.dW_hh, step);
-  if (g.db_hh) add_column_sums(gates, TB, 2 * H, L, g.db_hh);
+  add_recurrent_weight_grad(d, gates, L4, 2 * H, out, h0, g.dW_hh, scratch);
+  if (g.db_hh) add_column_sums(gates, TB, 2 * H, L4, g.db_hh);
   if (reset_after) {
     // e = W_hn h_{t-1} + b_hn received da_n * r, stored in column block 3
-    add_recurrent_weight_grad(d, gates + 3 * H, L, H, out, h0, g.dW_hh + 2 * H * H, step);
-    if (g.db_hh) add_column_sums(gates + 3 * H, TB, H, L, g.db_hh + 2 * H);
+    add_recurrent_weight_grad(d, gates + 3 * H, L4, H, out, h0, g.dW_hh + 2 * H * H, scratch);
+    if (g.db_hh) add_column_sums(gates + 3 * H, TB, H, L4, g.db_hh + 2 * H);
   } else {
     // W_hn acts on r * h_{t-1}, kept in column block 3
-    gemm<T>(true, false, H, H, TB, T(1), gates + 2 * H, L, gates + 3 * H, L, T(1),
+    gemm<T>(true, false, H, H, TB, T(1), gates + 2 * H, L4, gates + 3 * H, L4, T(1),
             g.dW_hh + 2 * H * H, H);
-    if (g.db_hh) add_column_sums(gates + 2 * H, TB, H, L, g.db_hh + 2 * H);
+    if (g.db_hh) add_column_sums(gates + 2 * H, TB, H, L4, g.db_hh + 2 * H);
   }
 }
 

@@ -1,134 +1,208 @@
 // LSTM (gates i, f, g, o): forward over a sequence and BPTT, for one SIMD target.
-// Mirrors reference.lstm_forward / reference.lstm_backward.
-#include "common.h"
+// Mirrors reference.lstm_forward / reference.lstm_backward. The time loops use fused.h:
+// threads own blocks of hidden units; one barrier per step.
+#include "fused.h"
 
 namespace pyrnn {
 namespace PYRNN_TARGET_NS {
 
-// forward: biases (2, 4H) + h, c (B,H) + hh (B,4H), plus the input projection (T,B,4H)
-// when no gates cache is kept to hold it.  backward: dh, dc, dh_rec (B,H) + step (B,4H).
+namespace {
+constexpr int64_t G = 4;
+constexpr int kMR = 3;  // 3 rows x 4 gate vectors = 12 accumulators of the 16 AVX2 registers
+
+struct LstmForwardLayout {  // workspace offsets, in elements
+  int64_t bias, wih, whh, xp, h, c, end;
+  LstmForwardLayout(const SeqDims& d) {
+    const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.T);
+    bias = 0;
+    wih = bias + 2 * G * d.H;
+    whh = wih + G * Hp * d.I;
+    xp = whh + G * Hp * d.H;
+    h = xp + chunk * d.B * G * Hp;
+    c = h + 2 * d.B * d.H;
+    end = c + d.B * d.H;
+  }
+};
+
+struct LstmBackwardLayout {
+  int64_t wb, dA, dh, dc, scratch, end;
+  LstmBackwardLayout(const SeqDims& d) {
+    wb = 0;
+    dA = wb + G * d.H * padded_units(d.H);
+    dh = dA + 2 * d.B * G * d.H;
+    dc = dh + d.B * d.H;
+    scratch = dc + d.B * d.H;
+    end = scratch + std::max(d.B * G * d.H, masked_x_size(d));
+  }
+};
+}  // namespace
+
 int64_t lstm_workspace_size(const SeqDims& d, bool training) {
-  const int64_t BH = d.B * d.H;
-  return 8 * d.H + (training ? 7 * BH + masked_x_size(d) : 6 * BH + 4 * d.T * BH);
+  const int64_t f = LstmForwardLayout(d).end;
+  return training ? std::max(f, LstmBackwardLayout(d).end) : f;
 }
 
 template <typename T>
 void lstm_forward(const SeqDims& d, const CellWeights<T>& w, const T* x, const T* h0,
                   const T* c0, T* out, T* h_n, T* c_n, T* gates, T* c_all, T* work) {
-  const int64_t B = d.B, H = d.H, G = 4 * H, steps = max_length(d);
-  T* bias = work;           // (4H) b_ih + b_hh
-  T* h = bias + 2 * G;      // (B, H)
-  T* c = h + B * H;         // (B, H)
-  T* hh = c + B * H;        // (B, 4H) W_hh h
-  copy_biases(w, G, bias);
-  for (int64_t k = 0; k < G; ++k) bias[k] += bias[G + k];
-  // Input projection of all steps in one GEMM; with a cache it lands in `gates` and is
-  // overwritten in place by the activated gates.
-  T* xp = gates ? gates : hh + B * G;  // (T, B, 4H)
-  gemm<T>(false, true, d.T * B, G, d.I, T(1), x, d.I, w.W_ih, d.I, T(0), xp, G);
-  std::memcpy(h, h0, B * H * sizeof(T));
-  std::memcpy(c, c0, B * H * sizeof(T));
   using VT = Vec<T>;
-  const int nt = get_num_threads();
-  for (int64_t s = 0; s < steps; ++s) {
-    gemm<T>(false, true, B, G, H, T(1), h, H, w.W_hh, H, T(0), hh, G);
-#pragma omp parallel for num_threads(nt) if (B * G >= kParallelMin)
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t t = step_time(d, b, s);
-      if (t < 0) continue;
-      T* a = xp + (t * B + b) * G;
-      const T* r = hh + b * G;
-      T* hb = h + b * H;
-      T* cb = c + b * H;
-      T* ob = out + (t * B + b) * H;
-      T* cs = gates ? c_all + (t * B + b) * H : nullptr;
-      for_lanes<T>(H, [&](int64_t j, int n) {
-        auto pre = [&](int64_t q) {  // pre-activation of gate block q
-          return VT::add(VT::add(VT::load(a + q * H + j, n), VT::load(r + q * H + j, n)),
-                         VT::load(bias + q * H + j, n));
-        };
-        const auto i = VT::sigmoid(pre(0)), f = VT::sigmoid(pre(1));
-        const auto g = VT::tanh(pre(2)), o = VT::sigmoid(pre(3));
-        const auto cn = VT::fma(f, VT::load(cb + j, n), VT::mul(i, g));
-        const auto hn = VT::mul(o, VT::tanh(cn));
-        VT::store(cb + j, cn, n);
-        VT::store(hb + j, hn, n);
-        VT::store(ob + j, hn, n);
-        if (cs) {
-          VT::store(a + j, i, n), VT::store(a + H + j, f, n);
-          VT::store(a + 2 * H + j, g, n), VT::store(a + 3 * H + j, o, n);
-          VT::store(cs + j, cn, n);
+  constexpr int Wv = VT::W;
+  const int64_t B = d.B, H = d.H, steps = max_length(d);
+  const LstmForwardLayout L(d);
+  T* bias = work + L.bias;   // (4H) b_ih + b_hh, folded into the input projection
+  T* wih = work + L.wih;     // W_ih rows packed per unit block
+  T* whh = work + L.whh;     // W_hh rows packed per unit block
+  T* xp = work + L.xp;       // (chunk, B, 4 Hp) input projections, blocked like whh
+  T* hbuf = work + L.h;      // (2, B, H) h of the previous and the current step
+  T* c = work + L.c;         // (B, H)
+  copy_biases(w, G * H, bias);
+  for (int64_t k = 0; k < G * H; ++k) bias[k] += bias[G * H + k];
+  std::memcpy(hbuf, h0, B * H * sizeof(T));
+  std::memcpy(c, c0, B * H * sizeof(T));
+  const UnitBlocks ub(H, Wv);
+  const int64_t ldx = ub.count * G * Wv, chunk = projection_chunk(B, steps);
+  const int nt = loop_threads(B * G * H * H, ub.count);
+#pragma omp parallel num_threads(nt)
+  {
+    const int p = thread_id();
+    const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
+    pack_gate_rows(w.W_ih, d.I, G, H, d.I, 1, u0, u1, wih);
+    pack_gate_rows(w.W_hh, H, G, H, H, 1, u0, u1, whh);
+    for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
+      const int64_t n = std::min(chunk, steps - s0);
+      project_inputs<T, kMR, G>(d, s0, n, x, wih, bias, G, 1, u0, u1, xp);
+      for (int64_t s = s0; s < s0 + n; ++s) {
+        const T* hp = hbuf + (s % 2) * B * H;
+        T* hn = hbuf + ((s + 1) % 2) * B * H;
+        for (int64_t u = u0; u < u1; ++u) {
+          const int64_t j = u * Wv;
+          const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
+          tile_rows<T, kMR, G>(
+              B, H, whh + u * H * G * Wv, [&](int64_t b) { return hp + b * H; },
+              [&](int64_t b, const typename VT::V* acc) {
+                const int64_t t = step_time(d, b, s);
+                if (t < 0) {  // ended rows keep their state
+                  VT::store(hn + b * H + j, VT::load(hp + b * H + j, m), m);
+                  return;
+                }
+                const T* a = xp + ((s - s0) * B + b) * ldx + u * G * Wv;
+                const auto i = VT::sigmoid(VT::add(acc[0], VT::load(a)));
+                const auto f = VT::sigmoid(VT::add(acc[1], VT::load(a + Wv)));
+                const auto g = VT::tanh(VT::add(acc[2], VT::load(a + 2 * Wv)));
+                const auto o = VT::sigmoid(VT::add(acc[3], VT::load(a + 3 * Wv)));
+                T* cb = c + b * H + j;
+                const auto cn = VT::fma(f, VT::load(cb, m), VT::mul(i, g));
+                const auto hv = VT::mul(o, VT::tanh(cn));
+                const int64_t row = t * B + b;
+                VT::store(cb, cn, m);
+                VT::store(hn + b * H + j, hv, m);
+                VT::store(out + row * H + j, hv, m);
+                if (gates) {
+                  T* gr = gates + row * G * H + j;
+                  VT::store(gr, i, m), VT::store(gr + H, f, m);
+                  VT::store(gr + 2 * H, g, m), VT::store(gr + 3 * H, o, m);
+                  VT::store(c_all + row * H + j, cn, m);
+                }
+              });
         }
-      });
+#pragma omp barrier
+      }
     }
   }
   zero_padding(d, out, H, H);
   if (gates) {
-    zero_padding(d, gates, G, G);
+    zero_padding(d, gates, G * H, G * H);
     zero_padding(d, c_all, H, H);
   }
-  std::memcpy(h_n, h, B * H * sizeof(T));
+  std::memcpy(h_n, hbuf + (steps % 2) * B * H, B * H * sizeof(T));
   std::memcpy(c_n, c, B * H * sizeof(T));
 }
 
 template <typename T>
 void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const T* h0,
                    const T* c0, const T* out, T* gates, const T* c_all, const T* dout,
-                   const T* dh_n, const T* dc_n, T* dx, T* dh0, T* dc0,
-                   T* dh_all, const CellGrads<T>& g, T* work) {
-  const int64_t B = d.B, H = d.H, G = 4 * H, BH = B * H, steps = max_length(d);
-  T* dh = work;          // (B, H) gradient flowing into h of the current step
-  T* dc = dh + BH;       // (B, H) gradient flowing into c of the current step
-  T* dh_rec = dc + BH;   // (B, H)
-  T* step = dh_rec + BH; // (B, 4H) this step's gate gradients, zero for ended rows
+                   const T* dh_n, const T* dc_n, T* dx, T* dh0, T* dc0, T* dh_all,
+                   const CellGrads<T>& g, T* work) {
   using VT = Vec<T>;
-  std::memcpy(dh, dh_n, BH * sizeof(T));
-  std::memcpy(dc, dc_n, BH * sizeof(T));
-  const int nt = get_num_threads();
-  for (int64_t s = steps - 1; s >= 0; --s) {
-#pragma omp parallel for num_threads(nt) if (B * G >= kParallelMin)
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t t = step_time(d, b, s);
-      T* st = step + b * G;
-      if (t < 0) {
-        std::fill_n(st, G, T(0));
-        continue;
+  constexpr int Wv = VT::W;
+  const int64_t B = d.B, H = d.H, GH = G * H, steps = max_length(d);
+  const LstmBackwardLayout L(d);
+  T* wb = work + L.wb;      // W_hh columns packed per block of 2 vectors of units
+  T* dA2 = work + L.dA;     // (2, B, 4H) gate gradients of a step, double-buffered
+  T* dh = work + L.dh;      // (B, H) gradient reaching h of the current step
+  T* dc = work + L.dc;      // (B, H) gradient reaching c of the current step
+  T* scratch = work + L.scratch;
+  std::memcpy(dh, dh_n, B * H * sizeof(T));
+  std::memcpy(dc, dc_n, B * H * sizeof(T));
+  const UnitBlocks ub(H, 2 * Wv);
+  const int nt = loop_threads(B * GH * H, ub.count);
+#pragma omp parallel num_threads(nt)
+  {
+    const int p = thread_id();
+    const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
+    const int64_t j0 = u0 * ub.width, j1 = std::min(H, u1 * ub.width);  // own units
+    pack_unit_columns(w.W_hh, H, GH, H, 2, u0, u1, wb);
+    const auto one = VT::set1(T(1));
+    for (int64_t s = steps - 1; s >= 0; --s) {
+      T* dA = dA2 + (s % 2) * B * GH;
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t t = step_time(d, b, s);
+        T* da = dA + b * GH;
+        if (t < 0) {
+          for (int64_t q = 0; q < G; ++q) std::fill(da + q * H + j0, da + q * H + j1, T(0));
+          continue;
+        }
+        const int64_t off = (t * B + b) * H;
+        const T* c_prev = s == 0 ? c0 + b * H : c_all + (prev_time(d, t) * B + b) * H;
+        T* gt = gates + (t * B + b) * GH;
+        for (int64_t j = j0; j < j1; j += Wv) {
+          const int m = static_cast<int>(std::min<int64_t>(Wv, j1 - j));
+          const auto i = VT::load(gt + j, m), f = VT::load(gt + H + j, m);
+          const auto gg = VT::load(gt + 2 * H + j, m), o = VT::load(gt + 3 * H + j, m);
+          const auto tc = VT::tanh(VT::load(c_all + off + j, m));
+          const auto dht = VT::add(VT::load(dh + b * H + j, m), VT::load(dout + off + j, m));
+          if (dh_all) VT::store(dh_all + off + j, dht, m);
+          // h_t = o * tanh(c_t)
+          const auto d_o = VT::mul(dht, tc);
+          const auto dct = VT::fma(VT::mul(dht, o), VT::fnma(tc, tc, one), VT::load(dc + b * H + j, m));
+          // c_t = f * c_{t-1} + i * g
+          const auto di = VT::mul(dct, gg), df = VT::mul(dct, VT::load(c_prev + j, m));
+          const auto dg = VT::mul(dct, i);
+          VT::store(dc + b * H + j, VT::mul(dct, f), m);
+          // gate activations: sigmoid' = s(1-s), tanh' = 1-g^2; the cache row takes them
+          const auto a_i = VT::mul(VT::mul(di, i), VT::sub(one, i));
+          const auto a_f = VT::mul(VT::mul(df, f), VT::sub(one, f));
+          const auto a_g = VT::mul(dg, VT::fnma(gg, gg, one));
+          const auto a_o = VT::mul(VT::mul(d_o, o), VT::sub(one, o));
+          VT::store(da + j, a_i, m), VT::store(gt + j, a_i, m);
+          VT::store(da + H + j, a_f, m), VT::store(gt + H + j, a_f, m);
+          VT::store(da + 2 * H + j, a_g, m), VT::store(gt + 2 * H + j, a_g, m);
+          VT::store(da + 3 * H + j, a_o, m), VT::store(gt + 3 * H + j, a_o, m);
+        }
       }
-      const int64_t off = (t * B + b) * H;
-      const T* c_prev = s == 0 ? c0 + b * H : c_all + (prev_time(d, t) * B + b) * H;
-      T* gt = gates + (t * B + b) * G;
-      const auto one = VT::set1(T(1));
-      for_lanes<T>(H, [&](int64_t j, int n) {
-        const auto i = VT::load(gt + j, n), f = VT::load(gt + H + j, n);
-        const auto g = VT::load(gt + 2 * H + j, n), o = VT::load(gt + 3 * H + j, n);
-        const auto tc = VT::tanh(VT::load(c_all + off + j, n));
-        const auto dht = VT::add(VT::load(dh + b * H + j, n), VT::load(dout + off + j, n));
-        if (dh_all) VT::store(dh_all + off + j, dht, n);
-        // h_t = o * tanh(c_t)
-        const auto d_o = VT::mul(dht, tc);
-        const auto dct = VT::fma(VT::mul(dht, o), VT::fnma(tc, tc, one), VT::load(dc + b * H + j, n));
-        // c_t = f * c_{t-1} + i * g
-        const auto di = VT::mul(dct, g), df = VT::mul(dct, VT::load(c_prev + j, n));
-        const auto dg = VT::mul(dct, i);
-        VT::store(dc + b * H + j, VT::mul(dct, f), n);
-        // gate activations: sigmoid' = s(1-s), tanh' = 1-g^2
-        VT::store(st + j, VT::mul(VT::mul(di, i), VT::sub(one, i)), n);
-        VT::store(st + H + j, VT::mul(VT::mul(df, f), VT::sub(one, f)), n);
-        VT::store(st + 2 * H + j, VT::mul(dg, VT::fnma(g, g, one)), n);
-        VT::store(st + 3 * H + j, VT::mul(VT::mul(d_o, o), VT::sub(one, o)), n);
-      });
-      std::memcpy(gt, st, G * sizeof(T));  // the cache row now holds its gradient
+#pragma omp barrier
+      // h_{t-1} feeds the gates through W_hh: dh = dA W_hh, own units, all gates.
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t j = u * ub.width;
+        tile_rows<T, 6, 2>(B, GH, wb + u * GH * ub.width, [&](int64_t b) { return dA + b * GH; },
+                           [&](int64_t b, const typename VT::V* acc) {
+                             if (step_time(d, b, s) < 0) return;  // ended rows keep dh
+                             for (int v = 0; v < 2; ++v) {
+                               const int64_t jj = j + v * Wv;
+                               if (jj < H)
+                                 VT::store(dh + b * H + jj, acc[v],
+                                           static_cast<int>(std::min<int64_t>(Wv, H - jj)));
+                             }
+                           });
+      }
     }
-    // h_{t-1} feeds the gates through W_hh
-    gemm<T>(false, false, B, H, G, T(1), step, G, w.W_hh, H, T(0), dh_rec, H);
-    copy_active_rows(d, s, dh_rec, dh, H);
   }
-  std::memcpy(dh0, dh, BH * sizeof(T));
-  std::memcpy(dc0, dc, BH * sizeof(T));
+  std::memcpy(dh0, dh, B * H * sizeof(T));
+  std::memcpy(dc0, dc, B * H * sizeof(T));
   if (dh_all) zero_padding(d, dh_all, H, H);
-  input_projection_backward(d, G, gates, G, x, w.W_ih, dx, g.dW_ih, g.db_ih, step + B * G);
-  add_recurrent_weight_grad(d, gates, G, G, out, h0, g.dW_hh, step);
-  add_column_sums(gates, d.T * B, G, G, g.db_hh);
+  input_projection_backward(d, GH, gates, GH, x, w.W_ih, dx, g.dW_ih, g.db_ih, scratch);
+  add_recurrent_weight_grad(d, gates, GH, GH, out, h0, g.dW_hh, scratch);
+  add_column_sums(gates, d.T * B, GH, GH, g.db_hh);
 }
 
 template void lstm_forward<float>(const SeqDims&, const CellWeights<float>&, const float*,

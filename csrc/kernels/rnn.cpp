@@ -1,96 +1,166 @@
 // Elman RNN (tanh or ReLU): forward over a sequence and BPTT, for one SIMD target.
-// Mirrors reference.rnn_forward / reference.rnn_backward.
-#include "common.h"
+// Mirrors reference.rnn_forward / reference.rnn_backward. Time loops use fused.h; with a
+// single gate, a block of units is two vectors wide so that a tile still has 12 accumulators.
+#include "fused.h"
 
 namespace pyrnn {
 namespace PYRNN_TARGET_NS {
 
-// forward: biases (2, H) + h (B,H) + hh (B,H).
-// backward: dA (T,B,H) + dh (B,H) + dh_rec (B,H) + step (B,H)
+namespace {
+struct RnnForwardLayout {  // workspace offsets, in elements
+  int64_t bias, wih, whh, xp, h, end;
+  RnnForwardLayout(const SeqDims& d) {
+    const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.T);
+    bias = 0;
+    wih = bias + 2 * d.H;
+    whh = wih + Hp * d.I;
+    xp = whh + Hp * d.H;
+    h = xp + chunk * d.B * Hp;
+    end = h + 2 * d.B * d.H;
+  }
+};
+
+struct RnnBackwardLayout {
+  int64_t wb, dA, dh, scratch, end;
+  RnnBackwardLayout(const SeqDims& d) {
+    wb = 0;
+    dA = wb + d.H * padded_units(d.H);
+    dh = dA + d.T * d.B * d.H;  // pre-activation gradients of every step, for the GEMMs after
+    scratch = dh + d.B * d.H;
+    end = scratch + std::max(d.B * d.H, masked_x_size(d));
+  }
+};
+}  // namespace
+
 int64_t rnn_workspace_size(const SeqDims& d, bool training) {
-  const int64_t BH = d.B * d.H;
-  return 2 * d.H + (training ? d.T * BH + 3 * BH + masked_x_size(d) : 2 * BH);
+  const int64_t f = RnnForwardLayout(d).end;
+  return training ? std::max(f, RnnBackwardLayout(d).end) : f;
 }
 
 template <typename T>
 void rnn_forward(const SeqDims& d, Activation act, const CellWeights<T>& w, const T* x,
                  const T* h0, T* out, T* h_n, T* work) {
+  using VT = Vec<T>;
+  using V = typename VT::V;
+  constexpr int Wv = VT::W;
   const int64_t B = d.B, H = d.H, steps = max_length(d);
-  T* bias = work;        // (H) b_ih + b_hh
-  T* h = bias + 2 * H;   // (B, H) current state
-  T* hh = h + B * H;     // (B, H) W_hh h
+  const RnnForwardLayout L(d);
+  T* bias = work + L.bias;
+  T* wih = work + L.wih;
+  T* whh = work + L.whh;
+  T* xp = work + L.xp;
+  T* hbuf = work + L.h;
   copy_biases(w, H, bias);
   for (int64_t k = 0; k < H; ++k) bias[k] += bias[H + k];
-  // Input projection for all steps at once, written straight into out and then
-  // replaced step by step by the hidden states.
-  gemm<T>(false, true, d.T * B, H, d.I, T(1), x, d.I, w.W_ih, d.I, T(0), out, H);
-  std::memcpy(h, h0, B * H * sizeof(T));
-  using VT = Vec<T>;
+  std::memcpy(hbuf, h0, B * H * sizeof(T));
   const bool is_tanh = act == Activation::tanh;
-  const int nt = get_num_threads();
-  for (int64_t s = 0; s < steps; ++s) {
-    gemm<T>(false, true, B, H, H, T(1), h, H, w.W_hh, H, T(0), hh, H);
-#pragma omp parallel for num_threads(nt) if (B * H >= kParallelMin)
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t t = step_time(d, b, s);
-      if (t < 0) continue;
-      T* o = out + (t * B + b) * H;
-      const T* r = hh + b * H;
-      T* hb = h + b * H;
-      for_lanes<T>(H, [&](int64_t j, int n) {
-        const auto a = VT::add(VT::add(VT::load(o + j, n), VT::load(r + j, n)), VT::load(bias + j, n));
-        const auto hn = is_tanh ? VT::tanh(a) : VT::relu(a);
-        VT::store(o + j, hn, n);
-        VT::store(hb + j, hn, n);
-      });
+  const UnitBlocks ub(H, 2 * Wv);
+  const int64_t ldx = ub.count * ub.width, chunk = projection_chunk(B, steps);
+  const int nt = loop_threads(B * H * H, ub.count);
+#pragma omp parallel num_threads(nt)
+  {
+    const int p = thread_id();
+    const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
+    pack_gate_rows(w.W_ih, d.I, 1, H, d.I, 2, u0, u1, wih);
+    pack_gate_rows(w.W_hh, H, 1, H, H, 2, u0, u1, whh);
+    for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
+      const int64_t n = std::min(chunk, steps - s0);
+      project_inputs<T, 6, 2>(d, s0, n, x, wih, bias, 1, 2, u0, u1, xp);
+      for (int64_t s = s0; s < s0 + n; ++s) {
+        const T* hp = hbuf + (s % 2) * B * H;
+        T* hn = hbuf + ((s + 1) % 2) * B * H;
+        for (int64_t u = u0; u < u1; ++u) {
+          tile_rows<T, 6, 2>(
+              B, H, whh + u * H * ub.width, [&](int64_t b) { return hp + b * H; },
+              [&](int64_t b, const V* acc) {
+                const int64_t t = step_time(d, b, s);
+                const T* a = xp + ((s - s0) * B + b) * ldx + u * ub.width;
+                for (int v = 0; v < 2; ++v) {
+                  const int64_t j = u * ub.width + v * Wv;
+                  if (j >= H) break;
+                  const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
+                  if (t < 0) {  // ended rows keep their state
+                    VT::store(hn + b * H + j, VT::load(hp + b * H + j, m), m);
+                    continue;
+                  }
+                  const auto pre = VT::add(acc[v], VT::load(a + v * Wv));
+                  const auto hv = is_tanh ? VT::tanh(pre) : VT::relu(pre);
+                  VT::store(hn + b * H + j, hv, m);
+                  VT::store(out + (t * B + b) * H + j, hv, m);
+                }
+              });
+        }
+#pragma omp barrier
+      }
     }
   }
   zero_padding(d, out, H, H);
-  std::memcpy(h_n, h, B * H * sizeof(T));
+  std::memcpy(h_n, hbuf + (steps % 2) * B * H, B * H * sizeof(T));
 }
 
 template <typename T>
 void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, const T* x,
                   const T* h0, const T* out, const T* dout, const T* dh_n, T* dx, T* dh0,
                   T* dh_all, const CellGrads<T>& g, T* work) {
-  const int64_t B = d.B, H = d.H, BH = B * H, steps = max_length(d);
-  T* dA = work;                   // (T, B, H) pre-activation gradients
-  T* dh = dA + d.T * BH;          // (B, H) gradient flowing into the current state
-  T* dh_rec = dh + BH;            // (B, H)
-  T* step = dh_rec + BH;          // (B, H) this step's dA rows, zero for ended rows
-  std::fill_n(dA, d.T * BH, T(0));
   using VT = Vec<T>;
+  using V = typename VT::V;
+  constexpr int Wv = VT::W;
+  const int64_t B = d.B, H = d.H, steps = max_length(d);
+  const RnnBackwardLayout L(d);
+  T* wb = work + L.wb;
+  T* dA = work + L.dA;  // (T, B, H), zero at padded steps
+  T* dh = work + L.dh;
+  T* scratch = work + L.scratch;
+  std::fill_n(dA, d.T * B * H, T(0));
+  std::memcpy(dh, dh_n, B * H * sizeof(T));
   const bool is_tanh = act == Activation::tanh;
-  std::memcpy(dh, dh_n, BH * sizeof(T));
-  const int nt = get_num_threads();
-  for (int64_t s = steps - 1; s >= 0; --s) {
-#pragma omp parallel for num_threads(nt) if (BH >= kParallelMin)
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t t = step_time(d, b, s);
-      T* st = step + b * H;
-      if (t < 0) {
-        std::fill_n(st, H, T(0));
-        continue;
+  const UnitBlocks ub(H, 2 * Wv);
+  const int nt = loop_threads(B * H * H, ub.count);
+#pragma omp parallel num_threads(nt)
+  {
+    const int p = thread_id();
+    const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
+    const int64_t j0 = u0 * ub.width, j1 = std::min(H, u1 * ub.width);
+    pack_unit_columns(w.W_hh, H, H, H, 2, u0, u1, wb);
+    for (int64_t s = steps - 1; s >= 0; --s) {
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t t = step_time(d, b, s);
+        if (t < 0) continue;
+        const int64_t off = (t * B + b) * H;
+        for (int64_t j = j0; j < j1; j += Wv) {
+          const int m = static_cast<int>(std::min<int64_t>(Wv, j1 - j));
+          // h_t = act(a): tanh' = 1 - h^2, relu' = [h > 0]
+          const auto ht = VT::load(out + off + j, m);
+          const auto gj = VT::add(VT::load(dh + b * H + j, m), VT::load(dout + off + j, m));
+          if (dh_all) VT::store(dh_all + off + j, gj, m);
+          VT::store(dA + off + j,
+                    is_tanh ? VT::mul(gj, VT::fnma(ht, ht, VT::set1(T(1)))) : VT::step(ht, gj), m);
+        }
       }
-      const int64_t off = (t * B + b) * H;
-      for_lanes<T>(H, [&](int64_t j, int n) {
-        // h_t = act(a): tanh' = 1 - h^2, relu' = [h > 0]
-        const auto ht = VT::load(out + off + j, n);
-        const auto gj = VT::add(VT::load(dh + b * H + j, n), VT::load(dout + off + j, n));
-        if (dh_all) VT::store(dh_all + off + j, gj, n);
-        const auto da = is_tanh ? VT::mul(gj, VT::fnma(ht, ht, VT::set1(T(1)))) : VT::step(ht, gj);
-        VT::store(st + j, da, n);
-        VT::store(dA + off + j, da, n);
-      });
+#pragma omp barrier
+      // h_{t-1} feeds a through W_hh: dh = dA W_hh for own units; rows read dA in place.
+      for (int64_t u = u0; u < u1; ++u) {
+        tile_rows<T, 6, 2>(
+            B, H, wb + u * H * ub.width,
+            [&](int64_t b) {
+              const int64_t t = step_time(d, b, s);
+              return dA + ((t < 0 ? 0 : t) * B + b) * H;  // ended rows: result dropped
+            },
+            [&](int64_t b, const V* acc) {
+              if (step_time(d, b, s) < 0) return;
+              for (int v = 0; v < 2; ++v) {
+                const int64_t j = u * ub.width + v * Wv;
+                if (j >= H) break;
+                VT::store(dh + b * H + j, acc[v], static_cast<int>(std::min<int64_t>(Wv, H - j)));
+              }
+            });
+      }
     }
-    // h_{t-1} feeds a through W_hh
-    gemm<T>(false, false, B, H, H, T(1), step, H, w.W_hh, H, T(0), dh_rec, H);
-    copy_active_rows(d, s, dh_rec, dh, H);
   }
-  std::memcpy(dh0, dh, BH * sizeof(T));
+  std::memcpy(dh0, dh, B * H * sizeof(T));
   if (dh_all) zero_padding(d, dh_all, H, H);
-  input_projection_backward(d, H, dA, H, x, w.W_ih, dx, g.dW_ih, g.db_ih, step + BH);
-  add_recurrent_weight_grad(d, dA, H, H, out, h0, g.dW_hh, step);
+  input_projection_backward(d, H, dA, H, x, w.W_ih, dx, g.dW_ih, g.db_ih, scratch);
+  add_recurrent_weight_grad(d, dA, H, H, out, h0, g.dW_hh, scratch);
   add_column_sums(dA, d.T * B, H, H, g.db_hh);
 }
 

@@ -8,4 +8,10 @@ int get_num_threads();      // >= 1
 void set_num_threads(int n);  // n >= 1; without OpenMP only 1 is meaningful
 bool has_openmp();
 
+// A time loop runs on more than one thread only when a step has at least this many
+// multiply-adds (a barrier per step must pay for itself). Tests set 0 to exercise the
+// multi-threaded paths on tiny shapes.
+long long parallel_min_work();
+void set_parallel_min_work(long long fmas);
+
 }  // namespace pyrnn

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from . import _core, functional, reference
 from .layers import GRU, LSTM, RNN, no_grad
+from .layers.core import Dense, Dropout, Embedding, LastStep
+from .model import Sequential, load
+from . import diagnostics, init, interop, losses, model, optim, training
 
 __version__ = "0.1.0"
 
@@ -30,5 +33,7 @@ def simd_target() -> str:
     return _core.simd_target()
 
 
-__all__ = ["RNN", "LSTM", "GRU", "no_grad", "functional", "reference", "set_num_threads",
-           "get_num_threads", "has_openmp", "simd_target", "__version__"]
+__all__ = ["RNN", "LSTM", "GRU", "Dense", "Embedding", "Dropout", "LastStep", "Sequential",
+           "load", "no_grad", "functional", "reference", "losses", "optim", "init", "training",
+           "diagnostics", "interop", "model", "set_num_threads", "get_num_threads",
+           "has_openmp", "simd_target", "__version__"]

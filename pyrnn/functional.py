@@ -128,3 +128,17 @@ def gru_backward(dout: Array, dh_n: Array, x: Array, h0: Array, W_ih: Array, W_h
                               _req(h0, "h0"), _req(W_ih, "W_ih"), _req(W_hh, "W_hh"),
                               _req(out, "out"), cache, *_grads(dW_ih, dW_hh, db_ih, db_hh),
                               _lengths(lengths), reverse, reset_after, _out(dh_all, "dh_all"))
+
+
+def gemm(transA: bool, transB: bool, A: Array, B: Array, beta: float = 0.0,
+         C: Optional[Array] = None, alpha: float = 1.0) -> Array:
+    """C = alpha op(A) op(B) + beta C with the engine's GEMM; C (M, N) is updated in place
+    when given, else allocated. op(X) = X.T when trans, else X. A and B share a dtype.
+
+    Dense and other per-time-step layers use this rather than NumPy's matmul so that one
+    thread pool (the engine's, sized by set_num_threads) does all the work: on a busy
+    2-core machine OpenBLAS's own threads fighting the engine's cost 20-60x.
+    """
+    if C is not None and not isinstance(C, np.ndarray):
+        raise TypeError(f"C: expected a writable numpy array, got {type(C).__name__}")
+    return _core.gemm(transA, transB, alpha, _req(A, "A"), _req(B, "B"), beta, C)

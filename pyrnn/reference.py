@@ -317,3 +317,18 @@ def gru_backward(dout: Array, dh_n: Array, x: Array, h0: Array, W_ih: Array, W_h
         _accumulate(db_ih, da_i.sum(0))
         dh = np.where(m, dh_prev, dh)
     return dx, dh
+
+
+# --------------------------------------------------------------------------------------
+# Dense matrix product, the engine's other public kernel
+# --------------------------------------------------------------------------------------
+
+def gemm(transA: bool, transB: bool, A: Array, B: Array, beta: float = 0.0,
+         C: Optional[Array] = None, alpha: float = 1.0) -> Array:
+    """C = alpha op(A) op(B) + beta C; C updated in place when given (as functional.gemm)."""
+    product = alpha * ((A.T if transA else A) @ (B.T if transB else B))
+    if C is None:
+        return product.astype(A.dtype, copy=False)
+    C *= beta
+    C += product
+    return C

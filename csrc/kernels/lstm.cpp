@@ -42,23 +42,14 @@ int64_t lstm_workspace_size(const SeqDims& d, bool training) {
   return training ? std::max(f, LstmBackwardLayout(d).end) : f;
 }
 
+// The forward time loop over pre-packed or to-be-packed weights. With `w` given, each
+// thread first packs its own unit blocks into wih/whh; without, they are packed already.
 template <typename T>
-void lstm_forward(const SeqDims& d, const CellWeights<T>& w, const T* x, const T* h0,
-                  const T* c0, T* out, T* h_n, T* c_n, T* gates, T* c_all, T* work) {
+static void lstm_loop(const SeqDims& d, const CellWeights<T>* w, const T* bias, T* wih,
+                      T* whh, const T* x, T* hbuf, T* c, T* xp, T* out, T* gates, T* c_all) {
   using VT = Vec<T>;
   constexpr int Wv = VT::W;
   const int64_t B = d.B, H = d.H, steps = max_length(d);
-  const LstmForwardLayout L(d);
-  T* bias = work + L.bias;   // (4H) b_ih + b_hh, folded into the input projection
-  T* wih = work + L.wih;     // W_ih rows packed per unit block
-  T* whh = work + L.whh;     // W_hh rows packed per unit block
-  T* xp = work + L.xp;       // (chunk, B, 4 Hp) input projections, blocked like whh
-  T* hbuf = work + L.h;      // (2, B, H) h of the previous and the current step
-  T* c = work + L.c;         // (B, H)
-  copy_biases(w, G * H, bias);
-  for (int64_t k = 0; k < G * H; ++k) bias[k] += bias[G * H + k];
-  std::memcpy(hbuf, h0, B * H * sizeof(T));
-  std::memcpy(c, c0, B * H * sizeof(T));
   const UnitBlocks ub(H, Wv);
   const int64_t ldx = ub.count * G * Wv, chunk = projection_chunk(B, steps);
   const int nt = loop_threads(B * G * H * H, ub.count);
@@ -66,8 +57,10 @@ void lstm_forward(const SeqDims& d, const CellWeights<T>& w, const T* x, const T
   {
     const int p = thread_id();
     const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
-    pack_gate_rows(w.W_ih, d.I, G, H, d.I, 1, u0, u1, wih);
-    pack_gate_rows(w.W_hh, H, G, H, H, 1, u0, u1, whh);
+    if (w) {
+      pack_gate_rows(w->W_ih, d.I, G, H, d.I, 1, u0, u1, wih);
+      pack_gate_rows(w->W_hh, H, G, H, H, 1, u0, u1, whh);
+    }
     for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
       const int64_t n = std::min(chunk, steps - s0);
       project_inputs<T, kMR, G>(d, s0, n, x, wih, bias, G, 1, u0, u1, xp);
@@ -109,6 +102,22 @@ void lstm_forward(const SeqDims& d, const CellWeights<T>& w, const T* x, const T
       }
     }
   }
+}
+
+template <typename T>
+void lstm_forward(const SeqDims& d, const CellWeights<T>& w, const T* x, const T* h0,
+                  const T* c0, T* out, T* h_n, T* c_n, T* gates, T* c_all, T* work) {
+  const int64_t B = d.B, H = d.H, steps = max_length(d);
+  const LstmForwardLayout L(d);
+  T* bias = work + L.bias;  // (4H) b_ih + b_hh, folded into the input projection
+  T* hbuf = work + L.h;     // (2, B, H) h of the previous and the current step
+  T* c = work + L.c;        // (B, H)
+  copy_biases(w, G * H, bias);
+  for (int64_t k = 0; k < G * H; ++k) bias[k] += bias[G * H + k];
+  std::memcpy(hbuf, h0, B * H * sizeof(T));
+  std::memcpy(c, c0, B * H * sizeof(T));
+  // W_ih, W_hh packed per unit block; xp: (chunk, B, 4 Hp) projections blocked the same way
+  lstm_loop(d, &w, bias, work + L.wih, work + L.whh, x, hbuf, c, work + L.xp, out, gates, c_all);
   zero_padding(d, out, H, H);
   if (gates) {
     zero_padding(d, gates, G * H, G * H);
@@ -205,6 +214,45 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
   add_column_sums(gates, d.T * B, GH, GH, g.db_hh);
 }
 
+// ---- streaming: weights packed once, then one step at a time ----
+// packed: [bias (4H) | W_ih blocks (4 Hp I) | W_hh blocks (4 Hp H)], laid out as in forward.
+int64_t lstm_packed_size(int64_t I, int64_t H) {
+  const int64_t Hp = padded_units(H);
+  return G * H + G * Hp * I + G * Hp * H;
+}
+
+// xp (B, 4 Hp) + h (2, B, H) + out (B, H)
+int64_t lstm_step_workspace_size(int64_t B, int64_t I, int64_t H) {
+  (void)I;
+  return B * G * padded_units(H) + 3 * B * H;
+}
+
+template <typename T>
+void lstm_pack(const CellWeights<T>& w, int64_t I, int64_t H, T* packed) {
+  const int64_t Hp = padded_units(H);
+  for (int64_t k = 0; k < G * H; ++k)
+    packed[k] = (w.b_ih ? w.b_ih[k] : T(0)) + (w.b_hh ? w.b_hh[k] : T(0));
+  const UnitBlocks ub(H, Vec<T>::W);
+  pack_gate_rows(w.W_ih, I, G, H, I, 1, 0, ub.count, packed + G * H);
+  pack_gate_rows(w.W_hh, H, G, H, H, 1, 0, ub.count, packed + G * H + G * Hp * I);
+}
+
+template <typename T>
+void lstm_step(const T* packed, int64_t B, int64_t I, int64_t H, const T* x, T* h, T* c,
+               T* work) {
+  const int64_t Hp = padded_units(H);
+  const SeqDims d{1, B, I, H, nullptr, false};
+  T* xp = work;
+  T* hbuf = xp + B * G * Hp;
+  T* out = hbuf + 2 * B * H;
+  std::memcpy(hbuf, h, B * H * sizeof(T));
+  // The loop never writes through wih/whh when it is not asked to pack.
+  T* wih = const_cast<T*>(packed + G * H);
+  T* whh = const_cast<T*>(packed + G * H + G * Hp * I);
+  lstm_loop<T>(d, nullptr, packed, wih, whh, x, hbuf, c, xp, out, nullptr, nullptr);
+  std::memcpy(h, hbuf + B * H, B * H * sizeof(T));
+}
+
 template void lstm_forward<float>(const SeqDims&, const CellWeights<float>&, const float*,
                                   const float*, const float*, float*, float*, float*, float*,
                                   float*, float*);
@@ -221,6 +269,13 @@ template void lstm_backward<double>(const SeqDims&, const CellWeights<double>&, 
                                     const double*, const double*, const double*, const double*,
                                     double*, double*, double*, double*,
                                     const CellGrads<double>&, double*);
+
+template void lstm_pack<float>(const CellWeights<float>&, int64_t, int64_t, float*);
+template void lstm_pack<double>(const CellWeights<double>&, int64_t, int64_t, double*);
+template void lstm_step<float>(const float*, int64_t, int64_t, int64_t, const float*, float*,
+                               float*, float*);
+template void lstm_step<double>(const double*, int64_t, int64_t, int64_t, const double*,
+                                double*, double*, double*);
 
 }  // namespace PYRNN_TARGET_NS
 }  // namespace pyrnn

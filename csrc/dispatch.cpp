@@ -15,7 +15,10 @@ namespace {
     &ns::rnn_workspace_size, &ns::lstm_workspace_size, &ns::gru_workspace_size,          \
         &ns::rnn_forward<T>, &ns::rnn_backward<T>, &ns::lstm_forward<T>,                 \
         &ns::lstm_backward<T>, &ns::gru_forward<T>, &ns::gru_backward<T>,                \
-        &ns::activation<T>                                                               \
+        &ns::activation<T>, &ns::rnn_packed_size, &ns::lstm_packed_size,                 \
+        &ns::gru_packed_size, &ns::rnn_step_workspace_size, &ns::lstm_step_workspace_size, \
+        &ns::gru_step_workspace_size, &ns::rnn_pack<T>, &ns::lstm_pack<T>, &ns::gru_pack<T>, \
+        &ns::rnn_step<T>, &ns::lstm_step<T>, &ns::gru_step<T>                            \
   }
 
 const KernelTable<float> kGenericF = PYRNN_KERNEL_TABLE(generic, float);

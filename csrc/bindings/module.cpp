@@ -381,6 +381,64 @@ struct Activation {
   }
 };
 
+// ---- streaming ----
+// cell: 0 rnn, 1 lstm, 2 gru. pack(W_ih, W_hh, b_ih, b_hh) -> packed (1-D, dtype of W_ih).
+template <typename T>
+struct Pack {
+  static py::array call(int cell, py::array W_ih, py::array W_hh, py::object b_ih,
+                        py::object b_hh, bool reset_after) {
+    const int64_t G = cell == 0 ? 1 : cell == 1 ? 4 : 3;
+    if (W_hh.ndim() != 2 || W_hh.shape(0) != G * W_hh.shape(1) || W_hh.shape(1) < 1)
+      throw py::value_error("W_hh: expected shape (G*H, H) with G = " + std::to_string(G) +
+                            ", got " + shape_str(shape_of(W_hh)));
+    if (W_ih.ndim() != 2 || W_ih.shape(1) < 1)
+      throw py::value_error("W_ih: expected shape (G*H, I), got " + shape_str(shape_of(W_ih)));
+    const int64_t H = W_hh.shape(1), I = W_ih.shape(1), GH = G * H;
+    pyrnn::CellWeights<T> w{checked<T>(W_ih, "W_ih", {GH, I}, "(G*H, I)"),
+                            checked<T>(W_hh, "W_hh", {GH, H}, "(G*H, H)"),
+                            checked_optional<T>(b_ih, "b_ih", {GH}, "(G*H,)"),
+                            checked_optional<T>(b_hh, "b_hh", {GH}, "(G*H,)")};
+    const auto& k = kernels<T>();
+    const int64_t n = cell == 0 ? k.rnn_packed_size(I, H)
+                      : cell == 1 ? k.lstm_packed_size(I, H) : k.gru_packed_size(I, H);
+    auto packed = empty<T>({n});
+    T* p = packed.mutable_data();
+    if (cell == 0) k.rnn_pack(w, I, H, p);
+    else if (cell == 1) k.lstm_pack(w, I, H, p);
+    else k.gru_pack(w, I, H, reset_after, p);
+    return packed;
+  }
+};
+
+// step(packed, x (B, I), h (B, H), c (B, H) or None, work) updates h (and c) in place.
+template <typename T>
+struct Step {
+  static void call(int cell, py::array packed, py::array x, py::array h, py::object c,
+                   py::array work, bool reset_after, const std::string& nonlinearity) {
+    if (x.ndim() != 2 || x.shape(0) < 1 || x.shape(1) < 1)
+      throw py::value_error("x: expected shape (B, I), got " + shape_str(shape_of(x)));
+    if (h.ndim() != 2 || h.shape(1) < 1)
+      throw py::value_error("h: expected shape (B, H), got " + shape_str(shape_of(h)));
+    const int64_t B = x.shape(0), I = x.shape(1), H = h.shape(1);
+    const auto& k = kernels<T>();
+    const int64_t n = cell == 0 ? k.rnn_packed_size(I, H)
+                      : cell == 1 ? k.lstm_packed_size(I, H) : k.gru_packed_size(I, H);
+    const int64_t nw = cell == 0 ? k.rnn_step_workspace_size(B, I, H)
+                       : cell == 1 ? k.lstm_step_workspace_size(B, I, H)
+                                   : k.gru_step_workspace_size(B, I, H);
+    const T* pp = checked<T>(packed, "packed", {n}, "(packed_size(I, H),)");
+    const T* px = checked<T>(x, "x", {B, I}, "(B, I)");
+    T* ph = checked<T>(h, "h", {B, H}, "(B, H)", true);
+    T* pc = cell == 1 ? checked<T>(c, "c", {B, H}, "(B, H)", true) : nullptr;
+    T* pw = checked<T>(work, "work", {nw}, "(step_workspace_size(B, I, H),)", true);
+    const auto act = activation(nonlinearity);
+    py::gil_scoped_release nogil;
+    if (cell == 0) k.rnn_step(pp, act, B, I, H, px, ph, pw);
+    else if (cell == 1) k.lstm_step(pp, B, I, H, px, ph, pc, pw);
+    else k.gru_step(pp, reset_after, B, I, H, px, ph, pw);
+  }
+};
+
 pyrnn::SimdTarget parse_target(const std::string& name) {
   if (name == "generic") return pyrnn::SimdTarget::generic;
   if (name == "avx2") return pyrnn::SimdTarget::avx2;
@@ -468,6 +526,37 @@ PYBIND11_MODULE(_core, m) {
   m.def("activation",
         [](const std::string& name, py::array x) { return by_dtype<Activation>(x, name, x); },
         arg("name"), arg("x"), "The kernels' exp/sigmoid/tanh, elementwise (for accuracy tests)");
+
+  auto cell_id = [](const std::string& cell) {
+    if (cell == "rnn") return 0;
+    if (cell == "lstm") return 1;
+    if (cell == "gru") return 2;
+    throw py::value_error("cell: expected 'rnn', 'lstm' or 'gru', got '" + cell + "'");
+  };
+  m.def("pack_cell",
+        [cell_id](const std::string& cell, py::array W_ih, py::array W_hh, py::object b_ih,
+                  py::object b_hh, bool reset_after) {
+          return by_dtype<Pack>(W_ih, cell_id(cell), W_ih, W_hh, b_ih, b_hh, reset_after);
+        },
+        arg("cell"), arg("W_ih"), arg("W_hh"), arg("b_ih"), arg("b_hh"),
+        arg("reset_after") = true, "Weights of one layer and direction packed for step_cell");
+  m.def("step_workspace_size",
+        [cell_id](const std::string& cell, int64_t B, int64_t I, int64_t H) {
+          const int c = cell_id(cell);
+          const auto& k = kernels<float>();  // sizes do not depend on the dtype
+          return c == 0 ? k.rnn_step_workspace_size(B, I, H)
+                 : c == 1 ? k.lstm_step_workspace_size(B, I, H)
+                          : k.gru_step_workspace_size(B, I, H);
+        },
+        arg("cell"), arg("B"), arg("I"), arg("H"));
+  m.def("step_cell",
+        [cell_id](const std::string& cell, py::array packed, py::array x, py::array h,
+                  py::object c, py::array work, bool reset_after, std::string nonlinearity) {
+          by_dtype<Step>(x, cell_id(cell), packed, x, h, c, work, reset_after, nonlinearity);
+        },
+        arg("cell"), arg("packed"), arg("x"), arg("h"), arg("c"), arg("work"),
+        arg("reset_after") = true, arg("nonlinearity") = "tanh",
+        "One time step for B rows: h (and c) updated in place; no allocation");
 
   m.def("set_num_threads", [](int n) {
     // Creating thousands of OpenMP threads can fail inside the runtime, which aborts.

@@ -49,28 +49,38 @@ int64_t gru_workspace_size(const SeqDims& d, bool training) {
   return training ? std::max(f, GruBackwardLayout(d).end) : f;
 }
 
+// Pack W_ih and W_hh rows of unit blocks [u0, u1): reset_after packs r, z, n of W_hh
+// together; Cho packs r, z into whh and n into whn (it acts on r * h, a step later).
 template <typename T>
-void gru_forward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, const T* x,
-                 const T* h0, T* out, T* h_n, T* gates, T* work) {
+static void pack_gru_blocks(const CellWeights<T>& w, int64_t I, int64_t H, bool reset_after,
+                            int64_t u0, int64_t u1, T* wih, T* whh, T* whn) {
+  pack_gate_rows(w.W_ih, I, 3, H, I, 1, u0, u1, wih);
+  if (reset_after) {
+    pack_gate_rows(w.W_hh, H, 3, H, H, 1, u0, u1, whh);
+  } else {
+    pack_gate_rows(w.W_hh, H, 2, H, H, 1, u0, u1, whh);
+    pack_gate_rows(w.W_hh + 2 * H * H, H, 1, H, H, 1, u0, u1, whn);
+  }
+}
+
+// bias (6H): [b_ir + b_hr, b_iz + b_hz, b_in] folded into the projection, then [.., .., b_hn]:
+// b_hn stays apart because r multiplies it (reset_after) or it follows W_hn (r * h) (Cho).
+template <typename T>
+static void gru_biases(const CellWeights<T>& w, int64_t H, T* bias) {
+  copy_biases(w, 3 * H, bias);
+  for (int64_t k = 0; k < 2 * H; ++k) bias[k] += bias[3 * H + k];
+}
+
+// The forward time loop over pre-packed weights, or (w given) packing them first.
+template <typename T>
+static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w,
+                     const T* bias, T* wih, T* whh, T* whn, const T* x, T* hbuf, T* rz, T* rh,
+                     T* xp, T* out, T* gates) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int Wv = VT::W;
   const int64_t B = d.B, H = d.H, steps = max_length(d);
-  const GruForwardLayout L(d);
-  T* bias = work + L.bias;
-  T* wih = work + L.wih;
-  T* whh = work + L.whh;
-  T* whn = work + L.whn;
-  T* xp = work + L.xp;
-  T* hbuf = work + L.h;
-  T* rz = work + L.rz;
-  T* rh = work + L.rh;
-  // Folded into the projection: r, z get b_i + b_h, n gets b_in; b_hn stays apart
-  // because r multiplies it (reset_after) or it follows W_hn (r * h) (Cho).
-  copy_biases(w, 3 * H, bias);
-  for (int64_t k = 0; k < 2 * H; ++k) bias[k] += bias[3 * H + k];
   const T* b_hn = bias + 5 * H;
-  std::memcpy(hbuf, h0, B * H * sizeof(T));
   const UnitBlocks ub(H, Wv);
   const int64_t ldx = ub.count * 3 * Wv, chunk = projection_chunk(B, steps);
   const int nt = loop_threads(B * 3 * H * H, ub.count);
@@ -78,13 +88,7 @@ void gru_forward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, co
   {
     const int p = thread_id();
     const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
-    pack_gate_rows(w.W_ih, d.I, 3, H, d.I, 1, u0, u1, wih);
-    if (reset_after) {
-      pack_gate_rows(w.W_hh, H, 3, H, H, 1, u0, u1, whh);
-    } else {
-      pack_gate_rows(w.W_hh, H, 2, H, H, 1, u0, u1, whh);
-      pack_gate_rows(w.W_hh + 2 * H * H, H, 1, H, H, 1, u0, u1, whn);
-    }
+    if (w) pack_gru_blocks(*w, d.I, H, reset_after, u0, u1, wih, whh, whn);
     for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
       const int64_t n = std::min(chunk, steps - s0);
       project_inputs<T, 4, 3>(d, s0, n, x, wih, bias, 3, 1, u0, u1, xp);
@@ -158,6 +162,18 @@ void gru_forward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, co
       }
     }
   }
+}
+
+template <typename T>
+void gru_forward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, const T* x,
+                 const T* h0, T* out, T* h_n, T* gates, T* work) {
+  const int64_t B = d.B, H = d.H, steps = max_length(d);
+  const GruForwardLayout L(d);
+  T* hbuf = work + L.h;
+  gru_biases(w, H, work + L.bias);
+  std::memcpy(hbuf, h0, B * H * sizeof(T));
+  gru_loop(d, reset_after, &w, work + L.bias, work + L.wih, work + L.whh, work + L.whn, x, hbuf,
+           work + L.rz, work + L.rh, work + L.xp, out, gates);
   zero_padding(d, out, H, H);
   if (gates) zero_padding(d, gates, 4 * H, 4 * H);
   std::memcpy(h_n, hbuf + (steps % 2) * B * H, B * H * sizeof(T));
@@ -291,6 +307,48 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
   }
 }
 
+// ---- streaming: weights packed once, then one step at a time ----
+// packed: [bias (6H) | W_ih blocks (3 Hp I) | W_hh blocks (3 Hp H, Cho: 2 Hp H) | W_hn (Cho)]
+int64_t gru_packed_size(int64_t I, int64_t H) {
+  const int64_t Hp = padded_units(H);
+  return 6 * H + 3 * Hp * I + 3 * Hp * H + Hp * H;
+}
+
+// xp (B, 3 Hp) + h (2, B, H) + rz (B, 2H) + rh (B, H) + out (B, H)
+int64_t gru_step_workspace_size(int64_t B, int64_t I, int64_t H) {
+  (void)I;
+  return B * 3 * padded_units(H) + 6 * B * H;
+}
+
+template <typename T>
+void gru_pack(const CellWeights<T>& w, int64_t I, int64_t H, bool reset_after, T* packed) {
+  const int64_t Hp = padded_units(H);
+  gru_biases(w, H, packed);
+  T* wih = packed + 6 * H;
+  T* whh = wih + 3 * Hp * I;
+  pack_gru_blocks(w, I, H, reset_after, 0, UnitBlocks(H, Vec<T>::W).count, wih, whh,
+                  whh + 3 * Hp * H);
+}
+
+template <typename T>
+void gru_step(const T* packed, bool reset_after, int64_t B, int64_t I, int64_t H, const T* x,
+              T* h, T* work) {
+  const int64_t Hp = padded_units(H);
+  const SeqDims d{1, B, I, H, nullptr, false};
+  T* xp = work;
+  T* hbuf = xp + B * 3 * Hp;
+  T* rz = hbuf + 2 * B * H;
+  T* rh = rz + 2 * B * H;
+  T* out = rh + B * H;
+  std::memcpy(hbuf, h, B * H * sizeof(T));
+  // The loop writes through the weight pointers only when asked to pack (w != nullptr).
+  T* wih = const_cast<T*>(packed + 6 * H);
+  T* whh = wih + 3 * Hp * I;
+  gru_loop<T>(d, reset_after, nullptr, packed, wih, whh, whh + 3 * Hp * H, x, hbuf, rz, rh, xp,
+              out, nullptr);
+  std::memcpy(h, hbuf + B * H, B * H * sizeof(T));
+}
+
 template void gru_forward<float>(const SeqDims&, bool, const CellWeights<float>&, const float*,
                                  const float*, float*, float*, float*, float*);
 template void gru_forward<double>(const SeqDims&, bool, const CellWeights<double>&,
@@ -304,6 +362,13 @@ template void gru_backward<double>(const SeqDims&, bool, const CellWeights<doubl
                                    const double*, const double*, const double*, double*,
                                    const double*, const double*, double*, double*, double*,
                                    const CellGrads<double>&, double*);
+
+template void gru_pack<float>(const CellWeights<float>&, int64_t, int64_t, bool, float*);
+template void gru_pack<double>(const CellWeights<double>&, int64_t, int64_t, bool, double*);
+template void gru_step<float>(const float*, bool, int64_t, int64_t, int64_t, const float*, float*,
+                              float*);
+template void gru_step<double>(const double*, bool, int64_t, int64_t, int64_t, const double*,
+                               double*, double*);
 
 }  // namespace PYRNN_TARGET_NS
 }  // namespace pyrnn

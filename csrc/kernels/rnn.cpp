@@ -37,22 +37,14 @@ int64_t rnn_workspace_size(const SeqDims& d, bool training) {
   return training ? std::max(f, RnnBackwardLayout(d).end) : f;
 }
 
+// The forward time loop over pre-packed weights, or (w given) packing them first.
 template <typename T>
-void rnn_forward(const SeqDims& d, Activation act, const CellWeights<T>& w, const T* x,
-                 const T* h0, T* out, T* h_n, T* work) {
+static void rnn_loop(const SeqDims& d, Activation act, const CellWeights<T>* w, const T* bias,
+                     T* wih, T* whh, const T* x, T* hbuf, T* xp, T* out) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int Wv = VT::W;
   const int64_t B = d.B, H = d.H, steps = max_length(d);
-  const RnnForwardLayout L(d);
-  T* bias = work + L.bias;
-  T* wih = work + L.wih;
-  T* whh = work + L.whh;
-  T* xp = work + L.xp;
-  T* hbuf = work + L.h;
-  copy_biases(w, H, bias);
-  for (int64_t k = 0; k < H; ++k) bias[k] += bias[H + k];
-  std::memcpy(hbuf, h0, B * H * sizeof(T));
   const bool is_tanh = act == Activation::tanh;
   const UnitBlocks ub(H, 2 * Wv);
   const int64_t ldx = ub.count * ub.width, chunk = projection_chunk(B, steps);
@@ -61,8 +53,10 @@ void rnn_forward(const SeqDims& d, Activation act, const CellWeights<T>& w, cons
   {
     const int p = thread_id();
     const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
-    pack_gate_rows(w.W_ih, d.I, 1, H, d.I, 2, u0, u1, wih);
-    pack_gate_rows(w.W_hh, H, 1, H, H, 2, u0, u1, whh);
+    if (w) {
+      pack_gate_rows(w->W_ih, d.I, 1, H, d.I, 2, u0, u1, wih);
+      pack_gate_rows(w->W_hh, H, 1, H, H, 2, u0, u1, whh);
+    }
     for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
       const int64_t n = std::min(chunk, steps - s0);
       project_inputs<T, 6, 2>(d, s0, n, x, wih, bias, 1, 2, u0, u1, xp);
@@ -94,6 +88,19 @@ void rnn_forward(const SeqDims& d, Activation act, const CellWeights<T>& w, cons
       }
     }
   }
+}
+
+template <typename T>
+void rnn_forward(const SeqDims& d, Activation act, const CellWeights<T>& w, const T* x,
+                 const T* h0, T* out, T* h_n, T* work) {
+  const int64_t B = d.B, H = d.H, steps = max_length(d);
+  const RnnForwardLayout L(d);
+  T* bias = work + L.bias;  // (H) b_ih + b_hh, folded into the input projection
+  T* hbuf = work + L.h;     // (2, B, H)
+  copy_biases(w, H, bias);
+  for (int64_t k = 0; k < H; ++k) bias[k] += bias[H + k];
+  std::memcpy(hbuf, h0, B * H * sizeof(T));
+  rnn_loop(d, act, &w, bias, work + L.wih, work + L.whh, x, hbuf, work + L.xp, out);
   zero_padding(d, out, H, H);
   std::memcpy(h_n, hbuf + (steps % 2) * B * H, B * H * sizeof(T));
 }
@@ -164,6 +171,44 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
   add_column_sums(dA, d.T * B, H, H, g.db_hh);
 }
 
+// ---- streaming: weights packed once, then one step at a time ----
+// packed: [bias (H) | W_ih blocks (Hp I) | W_hh blocks (Hp H)]
+int64_t rnn_packed_size(int64_t I, int64_t H) {
+  const int64_t Hp = padded_units(H);
+  return H + Hp * I + Hp * H;
+}
+
+// xp (B, Hp) + h (2, B, H) + out (B, H)
+int64_t rnn_step_workspace_size(int64_t B, int64_t I, int64_t H) {
+  (void)I;
+  return B * padded_units(H) + 3 * B * H;
+}
+
+template <typename T>
+void rnn_pack(const CellWeights<T>& w, int64_t I, int64_t H, T* packed) {
+  const int64_t Hp = padded_units(H);
+  for (int64_t k = 0; k < H; ++k)
+    packed[k] = (w.b_ih ? w.b_ih[k] : T(0)) + (w.b_hh ? w.b_hh[k] : T(0));
+  const int64_t blocks = UnitBlocks(H, 2 * Vec<T>::W).count;
+  pack_gate_rows(w.W_ih, I, 1, H, I, 2, 0, blocks, packed + H);
+  pack_gate_rows(w.W_hh, H, 1, H, H, 2, 0, blocks, packed + H + Hp * I);
+}
+
+template <typename T>
+void rnn_step(const T* packed, Activation act, int64_t B, int64_t I, int64_t H, const T* x, T* h,
+              T* work) {
+  const int64_t Hp = padded_units(H);
+  const SeqDims d{1, B, I, H, nullptr, false};
+  T* xp = work;
+  T* hbuf = xp + B * Hp;
+  T* out = hbuf + 2 * B * H;
+  std::memcpy(hbuf, h, B * H * sizeof(T));
+  // The loop writes through the weight pointers only when asked to pack (w != nullptr).
+  T* wih = const_cast<T*>(packed + H);
+  rnn_loop<T>(d, act, nullptr, packed, wih, wih + Hp * I, x, hbuf, xp, out);
+  std::memcpy(h, hbuf + B * H, B * H * sizeof(T));
+}
+
 template void rnn_forward<float>(const SeqDims&, Activation, const CellWeights<float>&,
                                  const float*, const float*, float*, float*, float*);
 template void rnn_forward<double>(const SeqDims&, Activation, const CellWeights<double>&,
@@ -176,6 +221,13 @@ template void rnn_backward<double>(const SeqDims&, Activation, const CellWeights
                                    const double*, const double*, const double*, const double*,
                                    const double*, double*, double*, double*,
                                    const CellGrads<double>&, double*);
+
+template void rnn_pack<float>(const CellWeights<float>&, int64_t, int64_t, float*);
+template void rnn_pack<double>(const CellWeights<double>&, int64_t, int64_t, double*);
+template void rnn_step<float>(const float*, Activation, int64_t, int64_t, int64_t, const float*,
+                              float*, float*);
+template void rnn_step<double>(const double*, Activation, int64_t, int64_t, int64_t,
+                               const double*, double*, double*);
 
 }  // namespace PYRNN_TARGET_NS
 }  // namespace pyrnn

@@ -185,6 +185,12 @@ class RecurrentLayer:
     def eval(self) -> "RecurrentLayer":
         return self.train(False)
 
+    def stream(self, batch_size: int = 1):
+        """A :class:`~pyrnn.layers.streaming.Stream` stepping this layer one time step at a
+        time with carried state (inference; weights packed once, nothing allocated per step)."""
+        from .streaming import Stream
+        return Stream(self, batch_size)
+
     def __repr__(self) -> str:
         extra = ""
         if self.num_layers != 1:

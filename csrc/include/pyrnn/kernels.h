@@ -59,6 +59,18 @@ struct KernelTable {
   decltype(&generic::gru_forward<T>) gru_forward;
   decltype(&generic::gru_backward<T>) gru_backward;
   decltype(&generic::activation<T>) activation;
+  decltype(&generic::rnn_packed_size) rnn_packed_size;
+  decltype(&generic::lstm_packed_size) lstm_packed_size;
+  decltype(&generic::gru_packed_size) gru_packed_size;
+  decltype(&generic::rnn_step_workspace_size) rnn_step_workspace_size;
+  decltype(&generic::lstm_step_workspace_size) lstm_step_workspace_size;
+  decltype(&generic::gru_step_workspace_size) gru_step_workspace_size;
+  decltype(&generic::rnn_pack<T>) rnn_pack;
+  decltype(&generic::lstm_pack<T>) lstm_pack;
+  decltype(&generic::gru_pack<T>) gru_pack;
+  decltype(&generic::rnn_step<T>) rnn_step;
+  decltype(&generic::lstm_step<T>) lstm_step;
+  decltype(&generic::gru_step<T>) gru_step;
 };
 
 enum class SimdTarget { generic, avx2 };

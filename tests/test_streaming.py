@@ -1,0 +1,52 @@
+"""Streaming (one step at a time, state carried) equals running the whole sequence."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pyrnn
+
+CASES = [("RNN", {}), ("RNN", {"nonlinearity": "relu"}), ("LSTM", {}), ("GRU", {}),
+         ("GRU", {"reset_after": False}), ("LSTM", {"num_layers": 3}),
+         ("GRU", {"num_layers": 2, "bias": False})]
+
+
+@pytest.mark.parametrize("mode,kwargs", CASES, ids=lambda v: str(v))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("H", [1, 7, 32, 37])
+def test_steps_equal_whole_sequence(mode, kwargs, dtype, H, simd_target, num_threads):
+    layer = getattr(pyrnn, mode)(5, H, dtype=dtype, seed=1, **kwargs)
+    x = np.random.default_rng(0).standard_normal((9, 3, 5)).astype(dtype)
+    with pyrnn.no_grad():
+        expected, _ = layer(x)
+    stream = layer.stream(batch_size=3)
+    got = np.stack([stream.step(x[t]).copy() for t in range(9)])
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+
+
+def test_reset_and_independent_rows():
+    layer = pyrnn.LSTM(4, 6, seed=0)
+    x = np.random.default_rng(1).standard_normal((5, 2, 4)).astype(np.float32)
+    stream = layer.stream(batch_size=2)
+    for t in range(5):
+        stream.step(x[t])
+    stream.reset(rows=[1])              # row 1 starts a new sequence; row 0 carries on
+    y = stream.step(x[0]).copy()
+    with pyrnn.no_grad():
+        fresh, _ = layer(x[:1])
+        whole, _ = layer(np.concatenate([x, x[:1]]))
+    np.testing.assert_allclose(y[1], fresh[0, 1], rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(y[0], whole[-1, 0], rtol=2e-5, atol=2e-6)
+
+
+def test_stream_rejects_bad_input():
+    with pytest.raises(ValueError, match="^layer"):
+        pyrnn.GRU(3, 4, bidirectional=True).stream()
+    with pytest.raises(ValueError, match="^batch_size"):
+        pyrnn.GRU(3, 4).stream(batch_size=0)
+    s = pyrnn.GRU(3, 4).stream(batch_size=2)
+    with pytest.raises(ValueError, match="^x"):
+        s.step(np.zeros((3, 3), np.float32))
+    with pytest.raises(TypeError, match="^x"):
+        s.step(np.zeros((2, 3), np.float64))

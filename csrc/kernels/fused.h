@@ -9,6 +9,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "common.h"
 
@@ -83,13 +84,17 @@ void pack_unit_columns(const T* W, int64_t ldw, int64_t K, int64_t H, int S, int
 
 // acc[r][v] = sum_k a[r][k] * panel[k][v]  for MR rows and NV vectors; then epi(r, acc[r]).
 // The panel is K x NV vectors, contiguous.
+// With cin, the sums start from cin[r][v] (partial sums of earlier k); with cout, they
+// are stored there instead of going to epi (more k to come). Both (MR, NV, W) blocks.
 template <typename T, int MR, int NV, typename Epi>
-inline void tile(int64_t K, const T* const* a, const T* panel, Epi&& epi) {
+inline void tile(int64_t K, const T* const* a, const T* panel, Epi&& epi,
+                 const T* cin = nullptr, T* cout = nullptr) {
   using VT = Vec<T>;
   using V = typename VT::V;
   V acc[MR][NV];
   for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = VT::zero();
+    for (int v = 0; v < NV; ++v)
+      acc[r][v] = cin ? VT::load(cin + (r * NV + v) * VT::W) : VT::zero();
   if (MR * NV < 8) {
     // Too few accumulators to hide the FMA latency (4-5 cycles, 2 ports): run odd k into a
     // second set. With exact-size remainder tiles (below) this took LSTM shape (d)
@@ -116,7 +121,21 @@ inline void tile(int64_t K, const T* const* a, const T* panel, Epi&& epi) {
     }
     for (int r = 0; r < MR; ++r)
       for (int v = 0; v < NV; ++v) acc[r][v] = VT::add(acc[r][v], acc2[r][v]);
+  } else if (MR < NV) {
+    // Keep the MR broadcasts live and stream the NV weight vectors: MR + 1 + MR*NV
+    // registers (LSTM 3 x 4: 16, where the other order needs 17 and spills). LSTM shape
+    // (a) inference, 1 thread, CPU time: 65 -> 82 GFLOP/s.
+    for (int64_t k = 0; k < K; ++k) {
+      const T* p = panel + k * NV * VT::W;
+      V x[MR];
+      for (int r = 0; r < MR; ++r) x[r] = VT::set1(a[r][k]);
+      for (int v = 0; v < NV; ++v) {
+        const V w = VT::load(p + v * VT::W);
+        for (int r = 0; r < MR; ++r) acc[r][v] = VT::fma(x[r], w, acc[r][v]);
+      }
+    }
   } else {
+    // NV weight vectors live, one broadcast at a time: NV + 1 + MR*NV registers.
     for (int64_t k = 0; k < K; ++k) {
       const T* p = panel + k * NV * VT::W;
       V w[NV];
@@ -127,29 +146,58 @@ inline void tile(int64_t K, const T* const* a, const T* panel, Epi&& epi) {
       }
     }
   }
+  if (cout) {
+    for (int r = 0; r < MR; ++r)
+      for (int v = 0; v < NV; ++v) VT::store(cout + (r * NV + v) * VT::W, acc[r][v]);
+    return;
+  }
   for (int r = 0; r < MR; ++r) epi(r, acc[r]);
 }
 
 // The last, partial block of rows: a tile of exactly `rows` (< MR) rows.
 template <typename T, int R, int NV, typename Epi>
-inline void tile_partial(int rows, int64_t K, const T* const* a, const T* panel, Epi&& epi) {
+inline void tile_partial(int rows, int64_t K, const T* const* a, const T* panel, Epi&& epi,
+                         const T* cin, T* cout) {
   if constexpr (R > 0) {
-    if (rows == R) return tile<T, R, NV>(K, a, panel, epi);
-    tile_partial<T, R - 1, NV>(rows, K, a, panel, epi);
+    if (rows == R) return tile<T, R, NV>(K, a, panel, epi, cin, cout);
+    tile_partial<T, R - 1, NV>(rows, K, a, panel, epi, cin, cout);
   }
 }
 
+// Partial sums of one thread's tiles between k blocks; grown once per thread, never on a
+// step (the sizes do not change within a call).
+template <typename T>
+T* tile_sums(int64_t n) {
+  thread_local std::vector<T> buf;
+  if (static_cast<int64_t>(buf.size()) < n) buf.resize(n);
+  return buf.data();
+}
+
 // Run `tile` over rows [0, M) in blocks of MR. row(i) gives row i's pointer; epi(i, acc)
-// gets the global row index.
+// gets the global row index. A long K is cut into blocks whose slice of the panel fits
+// in L1 (~16 KB), each swept over all rows before the next, so that a panel wider than
+// L1 (LSTM, K = 1024: 128 KB) is not re-read from L2 for every block of rows. On this
+// busy shared machine its effect was within the noise (LSTM shapes (a), (c), 1 thread,
+// KC = 64/128/256/off all 41-69 GFLOP/s); kept for larger machines' wider panels.
 template <typename T, int MR, int NV, typename RowPtr, typename Epi>
 inline void tile_rows(int64_t M, int64_t K, const T* panel, RowPtr&& row, Epi&& epi) {
+  using VT = Vec<T>;
+  constexpr int64_t KC = std::max<int64_t>(32, (16 << 10) / (NV * VT::W * sizeof(T)));
   const T* a[MR];
-  for (int64_t i0 = 0; i0 < M; i0 += MR) {
-    const int rows = static_cast<int>(std::min<int64_t>(MR, M - i0));
-    for (int r = 0; r < rows; ++r) a[r] = row(i0 + r);
-    auto e = [&](int r, const typename Vec<T>::V* acc) { epi(i0 + r, acc); };
-    if (rows == MR) tile<T, MR, NV>(K, a, panel, e);
-    else tile_partial<T, MR - 1, NV>(rows, K, a, panel, e);
+  T* sums = K > KC ? tile_sums<T>(ceil_div(M, MR) * MR * NV * VT::W) : nullptr;
+  for (int64_t k0 = 0; k0 < K; k0 += KC) {
+    const int64_t kl = sums ? std::min(KC, K - k0) : K;
+    const bool first = k0 == 0, last = k0 + kl >= K;
+    for (int64_t i0 = 0; i0 < M; i0 += MR) {
+      const int rows = static_cast<int>(std::min<int64_t>(MR, M - i0));
+      for (int r = 0; r < rows; ++r) a[r] = row(i0 + r) + k0;
+      auto e = [&](int r, const typename VT::V* acc) { epi(i0 + r, acc); };
+      T* c = sums ? sums + i0 * NV * VT::W : nullptr;
+      const T* p = panel + k0 * NV * VT::W;
+      if (rows == MR) tile<T, MR, NV>(kl, a, p, e, first ? nullptr : c, last ? nullptr : c);
+      else tile_partial<T, MR - 1, NV>(rows, kl, a, p, e, first ? nullptr : c, last ? nullptr : c);
+    }
+    if (!sums) break;
   }
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import faulthandler
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import numpy as np
@@ -478,8 +479,10 @@ def test_absurd_thread_count_does_not_crash():
         out, _ = layer(np.zeros((3, 100, 5), np.float32))
         assert out.shape == (3, 100, 200)
     """)
+    # cwd outside the checkout: there, "import pyrnn" would find the source tree, which
+    # has no compiled module, instead of the installed package.
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, cwd=tempfile.gettempdir())
     assert proc.returncode == 0, f"process died with code {proc.returncode}: {proc.stderr[-500:]}"
 
 

@@ -8,6 +8,7 @@ must be identities, bit for bit wherever no bias sum is involved.
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import sys
 from typing import List, Optional, Tuple
 
@@ -340,4 +341,5 @@ def test_bad_input_raises_naming_the_argument():
 def test_importing_interop_loads_neither_torch_nor_onnx():
     code = ("import sys, pyrnn.interop; "
             "assert not {'torch', 'onnx', 'onnxruntime'} & set(sys.modules), sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    # cwd outside the checkout, so that the installed package is the one imported
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tempfile.gettempdir())

@@ -1,7 +1,26 @@
 // Cache-blocked GEMM for one SIMD target (compiled once per target with PYRNN_TARGET_NS set):
-// BLIS-style packing + register-tiled microkernels, and a dot-product path for small-M A*B^T.
+// BLIS-style packing + register-tiled microkernels, plus unpacked paths for few-row products
+// (a recurrent time step): dot products for A*B^T, row streaming for A*B. Deterministic for a
+// given thread count (each C element has one owner thread and a fixed summation order).
 //
-// RESULTS_PLACEHOLDER
+// Measured 2026-11-24, 2-core AMD EPYC (Zen 3), GFLOP/s, medians. The box was shared (load
+// average 4-9), so 1-thread figures are thread-CPU-time medians (`bench_gemm all 0.3 cpu`;
+// wall-clock medians agree for the short calls) and 2-thread figures are the best wall-clock
+// median of 8 runs; numpy 2.4.6 (OpenBLAS 0.3.31) np.matmul(A, B.T, out=C) the same way,
+// its 2-thread numbers from a quiet moment (load 0.03) at the start of the session.
+//   g++ -O3 -std=c++17 -fopenmp -Icsrc/include -DPYRNN_TARGET_NS=generic -c csrc/simd/gemm.cpp
+//   g++ ... -mavx2 -mfma -DPYRNN_TARGET_NS=avx2 ...; link bench/cpp/bench_gemm.cpp + threads.cpp
+//                          float avx2    numpy f32    double avx2  numpy f64   float generic
+//                          1t    2t      1t    2t     1t           1t          1t
+//   512x512x512            90   159      93   185     40           41          31
+//   6400x1024x256 B^T      94   181      90   185     46           42          33
+//   64x1024x256 B^T        89   174      83   157     45           40          30
+//   16x1024x256 B^T        79   145      61     -     42           33          36
+//   1x512x128 B^T          41   (1t)     22    22     17           13          25
+//   1x4096x1024 B^T        18    39      21     -      8            8          16
+//   64x256x1024            81   141      86     -     42           40          30
+//   1024x256x6400 A^T      81   167       -     -     42            -          31
+// (1x4096x1024 streams 16 MB of weights per call: memory bound. 1x512x128 stays on 1 thread.)
 
 #include "pyrnn/gemm.h"
 #include "pyrnn/threads.h"
@@ -763,15 +782,16 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha, co
     block(0);
     return;
   }
+#ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
   {
-#ifdef _OPENMP
+    // The team may be smaller than asked (nested region): its threads share the blocks.
     const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-    const int tid = 0, team = 1;
-#endif
     for (int t = tid; t < blocks; t += team) block(t);
   }
+#else
+  for (int t = 0; t < blocks; ++t) block(t);
+#endif
 }
 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,

@@ -228,3 +228,25 @@ def test_accepts_memoryview_and_bytearray():
         np.testing.assert_array_equal(got["x"], [1, 1])
     with pytest.raises(TypeError):
         st.load_bytes("not bytes")
+
+
+def _corpus():
+    from pathlib import Path
+    d = Path(__file__).parent / "cpp" / "corpus"
+    if not (d / "EXPECTED.txt").exists():
+        return []
+    return [tuple(line.split()) for line in (d / "EXPECTED.txt").read_text().splitlines()
+            if line.strip()]
+
+
+@pytest.mark.parametrize("name, status", _corpus() or [pytest.param("-", "-", marks=pytest.mark.skip)])
+def test_same_container_rules_as_the_c_loader(name, status):
+    """tests/cpp/corpus: the C loader's FORMAT rejections are exactly the files this module
+    rejects; the other cases are well-formed containers with a bad model inside."""
+    from pathlib import Path
+    blob = (Path(__file__).parent / "cpp" / "corpus" / name).read_bytes()
+    if status == "PYRNN_ERR_FORMAT":
+        with pytest.raises(ValueError):
+            st.load_bytes(blob)
+    else:
+        st.load_bytes(blob)

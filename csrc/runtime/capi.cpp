@@ -33,7 +33,7 @@ struct pyrnn_state {
   const pyrnn_model* owner = nullptr;
   FloatBuffer h;     // (state_size) h and c of every cell
   FloatBuffer act;   // 2 x (max_width) ping-pong activations
-  FloatBuffer work;  // kernel workspace for T = 1, B = 1
+  FloatBuffer work;  // <cell>_step workspace for B = 1
   bool marked = false;  // set while a batch call gathers it (catches duplicates)
 };
 
@@ -42,7 +42,7 @@ struct pyrnn_batch {
   size_t max_streams = 0;
   FloatBuffer gathered;  // per cell: (n, H) h [and (n, H) c], at offset h_off * n
   FloatBuffer act;       // 2 x (max_streams, max_width)
-  FloatBuffer work;      // kernel workspace for T = 1, B = max_streams
+  FloatBuffer work;      // <cell>_step workspace for B = max_streams
 };
 
 namespace {
@@ -163,13 +163,16 @@ void step_core(const Model& m, int64_t B, const float* x, const int64_t* tokens,
         break;
       default:
         for (const Cell& c : L.cells) {  // unidirectional here: one cell per layer index
-          o = bufs[which];
-          const pyrnn::SeqDims d{1, B, c.I, c.H, nullptr, false};
+          // The step kernels update the (B, H) state in place; h is also the output.
           float* h = S + c.h_off * B;
-          float* cs = c.c_off >= 0 ? S + c.c_off * B : nullptr;
-          run_cell(L, c, d, cur, h, cs, o, h, cs, work);  // h0/h_n alias: kernels copy h0 first
-          cur = o;
-          which ^= 1;
+          const pyrnn::KernelTable<float>& k = *m.step_kernels;
+          if (L.kind == LayerKind::lstm)
+            k.lstm_step(c.packed, B, c.I, c.H, cur, h, S + c.c_off * B, work);
+          else if (L.kind == LayerKind::gru)
+            k.gru_step(c.packed, L.reset_after, B, c.I, c.H, cur, h, work);
+          else
+            k.rnn_step(c.packed, L.act, B, c.I, c.H, cur, h, work);
+          cur = h;
         }
         continue;
     }
@@ -425,7 +428,7 @@ pyrnn_status pyrnn_state_create(const pyrnn_model* model, pyrnn_state** out) {
     s->owner = model;
     s->h = FloatBuffer(size_t(m.state_size));
     s->act = FloatBuffer(2 * size_t(m.max_width));
-    s->work = FloatBuffer(size_t(m.cell_workspace(1, 1)));
+    s->work = FloatBuffer(size_t(m.step_workspace(1)));
     *out = s.release();
     return PYRNN_OK;
   });
@@ -487,7 +490,7 @@ pyrnn_status pyrnn_batch_create(const pyrnn_model* model, size_t max_streams, py
     b->max_streams = max_streams;
     b->gathered = FloatBuffer(size_t(m.state_size) * max_streams);
     b->act = FloatBuffer(2 * size_t(m.max_width) * max_streams);
-    b->work = FloatBuffer(size_t(m.cell_workspace(1, int64_t(max_streams))));
+    b->work = FloatBuffer(size_t(m.step_workspace(int64_t(max_streams))));
     *out = b.release();
     return PYRNN_OK;
   });

@@ -1,6 +1,7 @@
 // Model loading: safetensors container -> validated architecture -> weights copied into an
-// aligned arena. Every architecture value is range-checked before it sizes anything, and
-// every tensor must exist with dtype F32 and its exact shape, so sizes never lie.
+// aligned arena (and packed once for streaming). Every architecture value is range-checked
+// before it sizes anything, and every tensor must exist with dtype F32 and its exact
+// shape, so sizes never lie. The rules match pyrnn.model's loader.
 #include "model.h"
 
 #include <algorithm>
@@ -49,6 +50,21 @@ int64_t Model::cell_workspace(int64_t T, int64_t B) const {
   return most;
 }
 
+int64_t Model::step_workspace(int64_t B) const {
+  int64_t most = 0;
+  if (!step_kernels) return 0;
+  const KernelTable<float>& k = *step_kernels;
+  for (const Layer& L : layers)
+    for (const Cell& c : L.cells) {
+      int64_t n = 0;
+      if (L.kind == LayerKind::lstm) n = k.lstm_step_workspace_size(B, c.I, c.H);
+      else if (L.kind == LayerKind::gru) n = k.gru_step_workspace_size(B, c.I, c.H);
+      else n = k.rnn_step_workspace_size(B, c.I, c.H);
+      most = std::max(most, n);
+    }
+  return most;
+}
+
 namespace {
 
 [[noreturn]] void model_error(const std::string& msg) {
@@ -73,12 +89,9 @@ struct Obj {
     }
   }
 
-  int64_t size(const char* key, int64_t lo, int64_t hi, int64_t dflt = -1) const {
+  int64_t size(const char* key, int64_t lo, int64_t hi) const {
     const JsonValue* x = get(key);
-    if (!x) {
-      if (dflt >= 0) return dflt;
-      model_error(where + ": missing \"" + key + "\"");
-    }
+    if (!x) model_error(where + ": missing \"" + key + "\"");
     if (x->kind != JsonReader::kNumber || !x->is_uint || int64_t(x->uint) < lo ||
         int64_t(x->uint) > hi)
       model_error(where + ": \"" + key + "\" must be an integer " + std::to_string(lo) + " .. " +
@@ -93,12 +106,9 @@ struct Obj {
     return x->boolean;
   }
 
-  std::string text(const char* key, const char* dflt = nullptr) const {
+  std::string text(const char* key) const {
     const JsonValue* x = get(key);
-    if (!x) {
-      if (dflt) return dflt;
-      model_error(where + ": missing \"" + key + "\"");
-    }
+    if (!x) model_error(where + ": missing \"" + key + "\"");
     if (x->kind != JsonReader::kString) model_error(where + ": \"" + key + "\" must be a string, got " + show(*x));
     return x->text;
   }
@@ -397,6 +407,30 @@ std::unique_ptr<Model> load_model(const uint8_t* bytes, size_t size) {
       }
     }
     *wants[k].slot = dst;
+  }
+
+  // Streaming: pack every cell's weights once, with the kernels that will step them.
+  if (m.can_step) {
+    const KernelTable<float>& k = kernels<float>();
+    m.step_kernels = &k;
+    auto packed_size = [&](const Layer& L, const Cell& c) {
+      if (L.kind == LayerKind::lstm) return k.lstm_packed_size(c.I, c.H);
+      if (L.kind == LayerKind::gru) return k.gru_packed_size(c.I, c.H);
+      return k.rnn_packed_size(c.I, c.H);
+    };
+    size_t packed_total = 0;
+    for (const Layer& L : m.layers)
+      for (const Cell& c : L.cells) packed_total += size_t(packed_size(L, c) + 15) / 16 * 16;
+    m.packed = FloatBuffer(packed_total);
+    float* p = m.packed.data();
+    for (Layer& L : m.layers)
+      for (Cell& c : L.cells) {
+        if (L.kind == LayerKind::lstm) k.lstm_pack(c.w, c.I, c.H, p);
+        else if (L.kind == LayerKind::gru) k.gru_pack(c.w, c.I, c.H, L.reset_after, p);
+        else k.rnn_pack(c.w, c.I, c.H, p);
+        c.packed = p;
+        p += size_t(packed_size(L, c) + 15) / 16 * 16;
+      }
   }
   return model;
 }

@@ -45,6 +45,7 @@ struct Cell {
   int64_t h_off = 0;   // offset of h in the state vector
   int64_t c_off = -1;  // offset of c (LSTM), else -1
   bool reverse = false;
+  const float* packed = nullptr;  // streaming layout (<cell>_pack), streamable models only
 };
 
 struct Layer {
@@ -75,8 +76,14 @@ struct Model {
   int64_t max_width = 0;    // widest per-step activation, over input and every layer
   int64_t max_hidden = 0;
 
+  // The kernels that packed the weights for streaming: steps must use the same target.
+  const KernelTable<float>* step_kernels = nullptr;
+  FloatBuffer packed;
+
   // Largest kernel workspace (floats) over all cells for T steps of B rows (inference).
   int64_t cell_workspace(int64_t T, int64_t B) const;
+  // Largest <cell>_step workspace (floats) over all cells for B rows.
+  int64_t step_workspace(int64_t B) const;
 };
 
 // Parses and validates a whole .pyrnn file held in [bytes, bytes + size). Throws rt::Error.

@@ -36,7 +36,11 @@ typedef enum pyrnn_status {
   PYRNN_ERR_INTERNAL = 7
 } pyrnn_status;
 
-/* A loaded model: immutable, shareable by any number of threads and states. */
+/* Threads: a loaded model is immutable, so any number of threads may use it at once, each
+ * with its own states (and batches). A state or a batch is used by one thread at a time.
+ * Free states and batches before their model. */
+
+/* A loaded model: architecture, weights, and weights packed for streaming. */
 typedef struct pyrnn_model pyrnn_model;
 /* The recurrent state (h, c of every layer) of one stream, plus its step workspace. */
 typedef struct pyrnn_state pyrnn_state;

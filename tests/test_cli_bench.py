@@ -1,0 +1,215 @@
+"""The ``pyrnn`` command line and ``pyrnn bench``: help, usage errors, command isolation, and
+a tiny end-to-end benchmark run whose table, JSON and result checks are verified."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from importlib import metadata
+
+import numpy as np
+import pytest
+
+from pyrnn import cli
+from pyrnn.commands import bench
+
+TINY = ["--shape", "3,5,7,9", "--stream-hidden", "6", "--repeats", "1", "--warmup", "1",
+        "--threads", "1", "--peak-size", "64", "--min-sample-time", "0.001", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def no_cool_down(monkeypatch):
+    """The pause between frameworks only matters for timing, not for these checks."""
+    monkeypatch.setattr(bench, "COOL_DOWN_S", 0.0)
+
+
+def _installed(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+def test_help_lists_bench(tmp_path):
+    # Outside the source tree, so the installed package (with its compiled core) is used.
+    proc = subprocess.run([sys.executable, "-m", "pyrnn", "--help"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "bench" in proc.stdout and "usage: pyrnn" in proc.stdout
+
+
+def test_console_script_points_at_main():
+    eps = [ep for ep in metadata.entry_points(group="console_scripts") if ep.name == "pyrnn"]
+    assert eps, "the pyrnn console script is not installed"
+    assert eps[0].value == "pyrnn.cli:main"
+    assert eps[0].load() is cli.main
+
+
+def test_bench_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--quick", "--json", "--cells", "--shapes", "--shape", "--modes", "--threads",
+                   "--repeats", "--dtype"):
+        assert option in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (["bench", "--cells", "lstm,transformer"], "argument --cells"),
+    (["bench", "--shapes", "e"], "argument --shapes"),
+    (["bench", "--shape", "1,2,3"], "argument --shape: expected B,T,I,H"),
+    (["bench", "--threads", "0"], "argument --threads"),
+    (["bench", "--modes", "fast"], "argument --modes"),
+    (["bench", "--dtype", "float16"], "argument --dtype"),
+    (["bench", "--repeats", "-1"], "argument --repeats"),
+    (["bench", "--warmup", "-1"], "argument --warmup"),
+    (["no-such-command"], "invalid choice: 'no-such-command'"),
+    ([], "a command is required"),
+])
+def test_usage_errors_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unwritable_output_is_refused_before_running(tmp_path, capsys):
+    code = cli.main(["bench", *TINY, "--json", str(tmp_path / "missing" / "out.json")])
+    assert code == 2
+    assert "argument --json" in capsys.readouterr().err
+    assert cli.main(["bench", *TINY, "--markdown", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_broken_command_does_not_break_others(tmp_path, monkeypatch, capsys):
+    pkg = tmp_path / "fakecmds"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "broken.py").write_text('"""A command whose dependency is missing."""\n'
+                                   "import no_such_module_for_pyrnn_tests\n")
+    (pkg / "hello_world.py").write_text(textwrap.dedent('''\
+        """Say hello."""
+        def add_parser(subparsers):
+            p = subparsers.add_parser("hello-world", help="say hello")
+            p.add_argument("--name", default="pyrnn")
+            return p
+        def run(args):
+            print(f"hello {args.name}")
+            return 0
+        '''))
+    (pkg / "_helper.py").write_text('"""Not a command."""\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli, "_COMMANDS_DIR", pkg)
+    monkeypatch.setattr(cli, "_PACKAGE", "fakecmds")
+
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "hello-world" in out and "Say hello." in out
+    assert "broken" in out and "A command whose dependency is missing." in out
+    assert "_helper" not in out
+
+    assert cli.main(["hello-world", "--name", "you"]) == 0
+    assert capsys.readouterr().out.strip() == "hello you"
+
+    assert cli.main(["broken"]) == 1
+    assert "no_such_module_for_pyrnn_tests" in capsys.readouterr().err
+
+
+def test_quick_defaults():
+    parser = cli.build_parser(cli.discover_commands(), load="bench")
+    s = bench.settings_from_args(parser.parse_args(["bench", "--quick"]))
+    assert [x.label for x in s.shapes] == ["a", "d"]
+    assert s.threads == [bench.usable_cpus()] and s.repeats == 3
+    s = bench.settings_from_args(parser.parse_args(["bench", "--quick", "--shapes", "c",
+                                                    "--threads", "1,2", "--repeats", "5"]))
+    assert [x.label for x in s.shapes] == ["c"] and s.threads == [1, 2] and s.repeats == 5
+    s = bench.settings_from_args(parser.parse_args(["bench", "--shape", "1,2,3,4"]))
+    assert [(x.B, x.T, x.I, x.H) for x in s.shapes] == [(1, 2, 3, 4)]
+
+
+def test_flops_follow_the_issue():
+    a = bench.SHAPES["a"]
+    assert bench.forward_flops("lstm", a) == 2 * 64 * 100 * 4 * 256 * (256 + 256)
+    assert bench.case_flops("gru", a, "training") == 3 * bench.forward_flops("gru", a)
+
+
+def test_tiny_run_prints_table_and_writes_json(tmp_path, capsys):
+    path, md = tmp_path / "bench.json", tmp_path / "bench.md"
+    code = cli.main(["bench", *TINY, "--json", str(path), "--markdown", str(md)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "framework" in out and "GFLOP/s" in out and "%peak" in out
+    assert "result checks: all passed" in out
+
+    table = md.read_text()
+    assert table.startswith("`pyrnn bench ") and "| cell |" in table
+    assert table.count("\n| ") == 1 + len(bench.CELLS) * len(bench.MODES)  # header + cases
+
+    report = json.loads(path.read_text())
+    for key in ("pyrnn_version", "simd_target", "machine", "versions", "settings", "command",
+                "load_before", "load_after", "peak", "results", "summary", "checks_ok"):
+        assert key in report, key
+    assert report["checks_ok"] is True and report["errors"] == []
+    assert report["peak"]["1"]["best"] > 0
+    assert report["command"].startswith("pyrnn bench ")
+
+    rows = report["results"]
+    cases = {(r["cell"], r["mode"]) for r in rows}
+    assert cases == {(c, m) for c in bench.CELLS for m in bench.MODES}
+    expected_fws = {"pyrnn", "reference"}
+    if _installed("torch"):
+        expected_fws.add("torch")
+    if _installed("onnxruntime") and _installed("onnx"):
+        expected_fws.add("onnxruntime")
+    for r in rows:
+        for key in ("framework", "status", "median_s", "times_s", "gflops", "pct_peak",
+                    "speedup", "check", "threads", "B", "T", "I", "H", "flops"):
+            assert key in r, key
+        if r["framework"] == "onnxruntime" and r["mode"] == "training":
+            assert r["status"] == "skipped"
+            continue
+        if r["framework"] in expected_fws:
+            assert r["status"] == "ok", r
+            assert r["median_s"] > 0 and r["gflops"] > 0 and r["threads"] == 1
+            assert r["check"]["ok"] and r["check"]["rel_error"] < 1e-4, r
+            if r["framework"] == "pyrnn":
+                assert r["check"]["against"] == "reference" and r["speedup"] is None
+            else:
+                assert r["check"]["against"] == "pyrnn"
+                assert r["speedup"] == pytest.approx(
+                    r["median_s"] / next(p["median_s"] for p in rows if p["framework"] == "pyrnn"
+                                         and (p["cell"], p["mode"], p["shape"])
+                                         == (r["cell"], r["mode"], r["shape"])))
+
+
+def test_failed_check_gives_exit_1(monkeypatch, capsys):
+    # A zero tolerance makes float32 checks fail: the run must say so and exit 1.
+    monkeypatch.setattr(bench, "CHECK_TOLERANCE", {k: 0.0 for k in bench.CHECK_TOLERANCE})
+    code = cli.main(["bench", *TINY, "--cells", "gru", "--modes", "inference",
+                     "--compare", "none"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL" in out and "FAILED" in out
+
+
+def test_onnx_gate_permutation():
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+    H, I = 2, 3
+    w = {"weight_ih_l0": np.arange(4 * H * I, dtype=np.float32).reshape(4 * H, I),
+         "weight_hh_l0": np.zeros((4 * H, H), np.float32),
+         "bias_ih_l0": np.arange(4 * H, dtype=np.float32),
+         "bias_hh_l0": 100 + np.arange(4 * H, dtype=np.float32)}
+    model = onnx.load_model_from_string(bench.onnx_recurrent_model("lstm", w, I, H))
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    # torch i,f,g,o -> ONNX i,o,f,c
+    blocks = [w["weight_ih_l0"][k * H:(k + 1) * H] for k in (0, 3, 1, 2)]
+    np.testing.assert_array_equal(init["W"][0], np.concatenate(blocks))
+    assert init["B"].shape == (1, 8 * H)
+    np.testing.assert_array_equal(init["B"][0, 4 * H:5 * H], 100 + np.arange(H))

@@ -1,0 +1,55 @@
+"""`pyrnn demo --quick` end to end, in-process: it trains, prints bits per character, writes
+every artifact into the folder it names and nothing anywhere else. ~10-20 s on one thread.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import pyrnn
+from pyrnn.cli import main
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    before = pyrnn.get_num_threads()
+    yield
+    pyrnn.set_num_threads(before)
+
+
+def test_demo_quick_runs_end_to_end(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the default output folder is relative to the cwd
+    assert main(["demo", "--quick", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    runs = list((tmp_path / "pyrnn_runs").iterdir())
+    assert [p.name.startswith("demo-quick-") for p in runs] == [True]
+    folder = runs[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pyrnn_runs"]  # nothing else
+    for name in ("model.pyrnn", "metrics.json", "samples.txt", "hidden_units.html",
+                 "bpc_curve.svg", "bpc_curve.csv"):
+        assert (folder / name).is_file(), name
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["val_bpc"] < metrics["ngram_bpc"]["1-gram"]
+    assert metrics["chars_trained"] > 0 and len(metrics["curve"]) >= 1
+    assert "val" in out and "bpc" in out and str(folder) in out
+    assert "sample at temperature" in out
+    # the saved model samples through the CLI
+    assert main(["sample", str(folder / "model.pyrnn"), "--prime", "def ", "--length", "40",
+                 "--seed", "0", "--threads", "1"]) == 0
+    assert capsys.readouterr().out.startswith("def ")
+
+
+def test_demo_rejects_bad_options(tmp_path, capsys):
+    assert main(["demo", "--quick", "--seconds", "0", "--out", str(tmp_path / "o")]) == 1
+    assert "--seconds" in capsys.readouterr().err
+    assert main(["demo", "--quick", "--threads", "0", "--out", str(tmp_path / "o")]) == 1
+    assert "threads" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "sample", "evaluate", "experiment"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0
+    assert "usage: pyrnn " + command in capsys.readouterr().out

@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._params import load_params
 from .. import functional
 from .. import init as _init
 from .recurrent import BackwardError, is_grad_enabled
@@ -105,30 +106,7 @@ class Layer:
 
     def load_state_dict(self, state_dict: Any, strict: bool = True) -> None:
         """Copy parameters in (cast to the layer's dtype); every key and shape is checked first."""
-        if not hasattr(state_dict, "items"):
-            raise TypeError(f"state_dict: expected a mapping of name -> array, got "
-                            f"{type(state_dict).__name__}")
-        unknown = [k for k in state_dict if k not in self.params]
-        if unknown:
-            raise ValueError(f"state_dict: unexpected keys {unknown}; expected keys "
-                             f"{list(self.params)}")
-        missing = [k for k in self.params if k not in state_dict]
-        if strict and missing:
-            raise ValueError(f"state_dict: missing keys {missing}")
-        staged = {}
-        for key, value in state_dict.items():
-            if hasattr(value, "detach"):  # torch.Tensor
-                value = value.detach().cpu().numpy()
-            arr = np.asarray(value)
-            if arr.dtype.kind not in "fiu":
-                raise TypeError(f"state_dict[{key!r}]: expected a numeric array, got dtype "
-                                f"{arr.dtype}")
-            if arr.shape != self.params[key].shape:
-                raise ValueError(f"state_dict[{key!r}]: expected shape "
-                                 f"{self.params[key].shape}, got {arr.shape}")
-            staged[key] = arr
-        for key, arr in staged.items():
-            self.params[key][...] = arr
+        load_params(self.params, state_dict, strict)
 
     def zero_grad(self) -> None:
         for g in self.grads.values():

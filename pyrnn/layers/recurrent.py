@@ -14,6 +14,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ._params import load_params
 from .. import functional, reference
 
 Array = np.ndarray
@@ -145,34 +146,7 @@ class RecurrentLayer:
         Every key must be known and every shape must match; with strict=True (default)
         every parameter must be present.
         """
-        if not hasattr(state_dict, "items"):
-            raise TypeError(f"state_dict: expected a mapping of name -> array, got "
-                            f"{type(state_dict).__name__}")
-        unknown = [k for k in state_dict if k not in self.params]
-        if unknown:
-            raise ValueError(f"state_dict: unexpected keys {unknown}; expected keys "
-                             f"{list(self.params)}")
-        missing = [k for k in self.params if k not in state_dict]
-        if strict and missing:
-            raise ValueError(f"state_dict: missing keys {missing}")
-        staged = {}
-        for name, value in state_dict.items():
-            if hasattr(value, "detach"):  # torch.Tensor
-                value = value.detach().cpu().numpy()
-            try:
-                arr = np.asarray(value)
-            except Exception as e:  # noqa: BLE001 - report any conversion failure
-                raise TypeError(f"state_dict[{name!r}]: expected an array, got "
-                                f"{type(value).__name__} ({e})") from None
-            if arr.dtype.kind not in "fiu":
-                raise TypeError(f"state_dict[{name!r}]: expected a numeric array, got dtype "
-                                f"{arr.dtype}")
-            if arr.shape != self.params[name].shape:
-                raise ValueError(f"state_dict[{name!r}]: expected shape "
-                                 f"{self.params[name].shape}, got {arr.shape}")
-            staged[name] = arr
-        for name, arr in staged.items():  # all checked first: a bad key changes nothing
-            self.params[name][...] = arr
+        load_params(self.params, state_dict, strict)
 
     def zero_grad(self) -> None:
         for g in self.grads.values():

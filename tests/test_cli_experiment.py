@@ -44,3 +44,15 @@ def test_unknown_experiment_is_a_usage_error(capsys):
 def test_full_and_reduced_are_exclusive(capsys):
     with pytest.raises(SystemExit):
         main(["experiment", "reber", "--full", "--reduced"])
+
+
+def test_missing_optional_dataset_fails_cleanly(tmp_path, monkeypatch, capsys):
+    from pyrnn.experiments import digits
+
+    def absent():
+        raise ImportError("the digits experiment needs scikit-learn ... pip install scikit-learn")
+    monkeypatch.setattr(digits, "check_available", absent)
+    monkeypatch.chdir(tmp_path)
+    assert main(["experiment", "digits"]) == 1
+    assert "pip install scikit-learn" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no output folder left behind

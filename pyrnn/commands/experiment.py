@@ -54,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
         cfg = replace(cfg, seed=args.seed)
     size = "full" if args.full else "reduced" if args.reduced else "default"
     try:
+        getattr(mod, "check_available", lambda: None)()  # before any folder is made
+    except ImportError as e:
+        print(f"pyrnn experiment {args.name}: {e}", file=sys.stderr)
+        return 1
+    try:
         threads = apply_threads(args.threads if args.threads is not None
                                 else getattr(mod, "THREADS", None), log=stderr_log)
         out = make_output_dir(args.out, f"{args.name}" + ("" if size == "default" else

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import init as _init
 from .. import optim as _optim
-from ..data.digits import load_digits_sequences
+from ..data.digits import SKLEARN_PIP, load_digits_sequences
 from ..layers.core import Dense, LastStep
 from ..layers.recurrent import GRU, LSTM, RNN
 from ..model import Sequential
@@ -55,6 +55,15 @@ def full_config() -> Config:
 
 def reduced_config() -> Config:
     return Config(hidden=32, epochs=6, logreg_steps=300)
+
+
+def check_available() -> None:
+    """ImportError (with the pip command) if scikit-learn, which holds the data, is absent."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError as e:
+        raise ImportError(f"the digits experiment needs scikit-learn for its data, which is "
+                          f"not installed. Install it with:\n    {SKLEARN_PIP}") from e
 
 
 # --------------------------------------------------------------- logistic regression

@@ -216,3 +216,9 @@ def check_positive(name: str, value: Any, kind: type = int, allow_zero: bool = F
         raise ValueError(f"{name}: expected {'a number' if kind is float else 'an int'} {bound}, "
                          f"got {value!r}")
     return value
+
+
+def stderr_is_tty() -> bool:
+    """Progress bars only where a person watches (not in logs, CI or captured output)."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())

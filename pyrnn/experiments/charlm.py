@@ -20,7 +20,7 @@ from . import _charlm as lm
 # vocabulary, and the hidden-unit visualisation.
 from ._charlm import (hidden_activations, load_model, pick_units, sample, save_model,  # noqa: F401
                       text_features, write_visualisation)
-from ._common import Log, Stopwatch, format_tables, quiet, table
+from ._common import Log, stderr_is_tty, Stopwatch, format_tables, quiet, table
 from ._plot import Plot, Series, save_line_plot
 
 NAME = "charlm"
@@ -117,7 +117,7 @@ def run_corpus(name: str, text: str, cfg: Config, out_dir: Optional[Path], log: 
     reports = lm.train_rounds(model, train_ids, val_round, batch_size=cfg.batch_size,
                               seq_len=cfg.seq_len, epochs=cfg.epochs,
                               rounds_per_epoch=cfg.rounds, time_budget=cfg.time_budget,
-                              verbose=1 if _tty() else 0, on_round=on_round,
+                              verbose=1 if stderr_is_tty() else 0, on_round=on_round,
                               final_lr_fraction=cfg.final_lr_fraction)
     val_bpc = lm.bits_per_char(model, val_ids, cfg.batch_size, cfg.seq_len)
     out: Dict[str, Any] = {
@@ -197,12 +197,6 @@ def run(config: Optional[Config] = None, out_dir: Optional[Path] = None,
         result["plots"] = save_line_plot(plot, out_dir, "charlm_curves")
     result["seconds"] = watch.elapsed
     return result
-
-
-def _tty() -> bool:
-    import sys
-    isatty = getattr(sys.stderr, "isatty", None)
-    return bool(isatty and isatty())
 
 
 def report(result: Dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..data.text import CharVocab, python_stdlib_corpus, train_val_split
 from . import _charlm as lm
-from ._common import Log, Stopwatch, format_table, quiet, write_json
+from ._common import Log, stderr_is_tty, Stopwatch, format_table, quiet, write_json
 from ._plot import Plot, Series, save_line_plot
 
 
@@ -111,7 +111,7 @@ def run(config: Optional[Config] = None, out_dir: Optional[Path] = None,
             f"{rep.chars_seen / 1e6:5.2f}M chars  train {rep.train_bpc:.3f} bpc  "
             f"val {rep.val_bpc:.3f} bpc")
 
-    verbose = 1 if _stderr_is_tty() else 0
+    verbose = 1 if stderr_is_tty() else 0
     train_watch = Stopwatch()
     reports = lm.train_rounds(model, train_ids, val_round, batch_size=cfg.batch_size,
                               seq_len=cfg.seq_len, epochs=cfg.epochs, rounds_per_epoch=cfg.rounds,
@@ -189,7 +189,3 @@ def run(config: Optional[Config] = None, out_dir: Optional[Path] = None,
     return result
 
 
-def _stderr_is_tty() -> bool:
-    import sys
-    isatty = getattr(sys.stderr, "isatty", None)
-    return bool(isatty and isatty())

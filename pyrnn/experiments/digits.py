@@ -18,7 +18,7 @@ from ..data.digits import SKLEARN_PIP, load_digits_sequences
 from ..layers.core import Dense, LastStep
 from ..layers.recurrent import GRU, LSTM, RNN
 from ..model import Sequential
-from ._common import Log, Stopwatch, format_tables, quiet, table
+from ._common import Log, stderr_is_tty, Stopwatch, format_tables, quiet, table
 from ._plot import Plot, Series, save_line_plot
 
 NAME = "digits"
@@ -114,7 +114,7 @@ def run(config: Optional[Config] = None, out_dir: Optional[Path] = None,
                   metrics=["accuracy"])
     t = Stopwatch()
     hist = model.fit(data.x_train, data.y_train, batch_size=cfg.batch_size, epochs=cfg.epochs,
-                     validation_data=(data.x_test, data.y_test), verbose=1 if _tty() else 0)
+                     validation_data=(data.x_test, data.y_test), verbose=1 if stderr_is_tty() else 0)
     rnn_seconds = t.elapsed
     rnn_train = float(hist.history["accuracy"][-1])
     rnn_test = accuracy(model.predict(data.x_test), data.y_test)
@@ -150,12 +150,6 @@ def run(config: Optional[Config] = None, out_dir: Optional[Path] = None,
         result["plots"] = save_line_plot(plot, out_dir, "digits_accuracy")
     result["seconds"] = watch.elapsed
     return result
-
-
-def _tty() -> bool:
-    import sys
-    isatty = getattr(sys.stderr, "isatty", None)
-    return bool(isatty and isatty())
 
 
 def report(result: Dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ from ..data.synthetic import sine_extrapolation
 from ..layers.core import Dense
 from ..layers.recurrent import GRU, LSTM, RNN, no_grad
 from ..model import Sequential
-from ._common import Log, Stopwatch, format_tables, progress_bar, quiet, table
+from ._common import Log, stderr_is_tty, Stopwatch, format_tables, progress_bar, quiet, table
 from ._plot import Plot, Series, save_line_plot
 
 NAME = "sine"
@@ -107,7 +107,7 @@ def run(config: Optional[Config] = None, out_dir: Optional[Path] = None,
     rnn = _rnn(cfg)
     rnn.compile(optimizer=_optim.Adam(rnn, lr=cfg.rnn_lr, clipnorm=1.0), loss="mse")
     hist = rnn.fit(data.x_train, data.y_train, batch_size=32, epochs=cfg.rnn_epochs,
-                   verbose=1 if _tty() else 0)
+                   verbose=1 if stderr_is_tty() else 0)
     one_step = rnn.evaluate(data.x_test, data.y_test)["loss"]
     prime = signal[split - cfg.prime_steps:split][:, None]  # (P, 1), all from t < train_end
     rnn_future = rnn.generate(prime, len(future))[:, 0]
@@ -163,12 +163,6 @@ def run(config: Optional[Config] = None, out_dir: Optional[Path] = None,
         result["plots"] = save_line_plot(plot, out_dir, "sine_extrapolation")
     result["seconds"] = watch.elapsed
     return result
-
-
-def _tty() -> bool:
-    import sys
-    isatty = getattr(sys.stderr, "isatty", None)
-    return bool(isatty and isatty())
 
 
 def report(result: Dict[str, Any]) -> str:

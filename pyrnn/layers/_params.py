@@ -1,7 +1,7 @@
-"""Parameter bookkeeping shared by every layer: checked state_dict loading."""
+"""Parameter bookkeeping shared by every layer: the Parameters mixin and checked loading."""
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Iterator, List, Tuple
 
 import numpy as np
 
@@ -39,3 +39,39 @@ def load_params(params: Dict[str, np.ndarray], state_dict: Any, strict: bool = T
         staged[name] = arr
     for name, arr in staged.items():
         params[name][...] = arr
+
+
+class Parameters:
+    """What every layer with ``params``/``grads`` dicts (same keys) and ``training`` offers:
+    torch-style parameter access, copies in and out, gradient reset, train/eval mode."""
+
+    params: Dict[str, np.ndarray]
+    grads: Dict[str, np.ndarray]
+    training: bool
+
+    def named_parameters(self) -> Iterator[Tuple[str, np.ndarray]]:
+        """(name, live array) pairs in order; optimisers update them in place."""
+        return iter(self.params.items())
+
+    def parameters(self) -> List[np.ndarray]:
+        return list(self.params.values())
+
+    def state_dict(self) -> Dict[str, np.ndarray]:
+        """Copies of the parameters under PyTorch's names."""
+        return {n: p.copy() for n, p in self.params.items()}
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> None:
+        """Copy parameters in (arrays or torch tensors, cast to the layer's dtype); every key
+        and shape is checked first, and with strict=True every parameter must be present."""
+        load_params(self.params, state_dict, strict)
+
+    def zero_grad(self) -> None:
+        for g in self.grads.values():
+            g.fill(0)
+
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)

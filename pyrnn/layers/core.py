@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._params import load_params
+from ._params import Parameters
 from .. import functional
 from .. import init as _init
 from .recurrent import BackwardError, is_grad_enabled
@@ -76,7 +76,7 @@ def _float_input(x: Any, name: str, dtype: np.dtype, features: Optional[int] = N
     return x
 
 
-class Layer:
+class Layer(Parameters):
     """Base class of the non-recurrent layers: parameters, gradients, modes, the tape."""
 
     def __init__(self, name: Optional[str] = None, dtype: Any = "float32") -> None:
@@ -92,32 +92,6 @@ class Layer:
     def _add_param(self, name: str, value: Array) -> None:
         self.params[name] = np.ascontiguousarray(value, dtype=self.dtype)
         self.grads[name] = np.zeros_like(self.params[name])
-
-    def named_parameters(self) -> Iterator[Tuple[str, Array]]:
-        """(name, live array) pairs; optimisers update them in place."""
-        return iter(self.params.items())
-
-    def parameters(self) -> List[Array]:
-        return list(self.params.values())
-
-    def state_dict(self) -> Dict[str, Array]:
-        """Copies of the parameters under PyTorch's names (``weight``, ``bias``)."""
-        return {n: p.copy() for n, p in self.params.items()}
-
-    def load_state_dict(self, state_dict: Any, strict: bool = True) -> None:
-        """Copy parameters in (cast to the layer's dtype); every key and shape is checked first."""
-        load_params(self.params, state_dict, strict)
-
-    def zero_grad(self) -> None:
-        for g in self.grads.values():
-            g.fill(0)
-
-    def train(self, mode: bool = True) -> "Layer":
-        self.training = bool(mode)
-        return self
-
-    def eval(self) -> "Layer":
-        return self.train(False)
 
     # ---- shape inference and serialisation ----------------------------------------------
 

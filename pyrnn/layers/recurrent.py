@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ._params import load_params
+from ._params import Parameters
 from .. import functional, reference
 
 Array = np.ndarray
@@ -65,7 +65,7 @@ def _shape(a: Array) -> str:
     return str(tuple(a.shape))
 
 
-class RecurrentLayer:
+class RecurrentLayer(Parameters):
     """Shared machinery of RNN, LSTM and GRU (see their docstrings for the API)."""
 
     mode: str
@@ -128,36 +128,6 @@ class RecurrentLayer:
 
     def _suffixes(self) -> List[str]:
         return ["", "_reverse"] if self.bidirectional else [""]
-
-    def named_parameters(self) -> Iterator[Tuple[str, Array]]:
-        """(name, live array) pairs in torch.nn's order; optimisers update them in place."""
-        return iter(self.params.items())
-
-    def parameters(self) -> List[Array]:
-        return list(self.params.values())
-
-    def state_dict(self) -> Dict[str, Array]:
-        """Copies of the parameters under torch.nn's names (weight_ih_l0, ..., _reverse)."""
-        return {n: p.copy() for n, p in self.params.items()}
-
-    def load_state_dict(self, state_dict, strict: bool = True) -> None:
-        """Copy parameters in (cast to the layer's dtype). Arrays or torch tensors.
-
-        Every key must be known and every shape must match; with strict=True (default)
-        every parameter must be present.
-        """
-        load_params(self.params, state_dict, strict)
-
-    def zero_grad(self) -> None:
-        for g in self.grads.values():
-            g.fill(0)
-
-    def train(self, mode: bool = True) -> "RecurrentLayer":
-        self.training = bool(mode)
-        return self
-
-    def eval(self) -> "RecurrentLayer":
-        return self.train(False)
 
     def stream(self, batch_size: int = 1):
         """A :class:`~pyrnn.layers.streaming.Stream` stepping this layer one time step at a

@@ -19,7 +19,7 @@ add_library(pyrnn_runtime_objects OBJECT
   csrc/runtime/capi.cpp)
 target_include_directories(pyrnn_runtime_objects PRIVATE csrc/include csrc/runtime)
 target_compile_definitions(pyrnn_runtime_objects PRIVATE PYRNN_SHARED_BUILD
-  $<$<BOOL:${PYRNN_HAVE_AVX2}>:PYRNN_HAVE_AVX2>)
+  $<$<BOOL:${PYRNN_HAVE_AVX2}>:PYRNN_HAVE_AVX2> $<$<BOOL:${PYRNN_HAVE_AVX512}>:PYRNN_HAVE_AVX512>)
 set_target_properties(pyrnn_runtime_objects PROPERTIES CXX_VISIBILITY_PRESET hidden)
 if(OpenMP_CXX_FOUND)
   target_link_libraries(pyrnn_runtime_objects PRIVATE OpenMP::OpenMP_CXX)
@@ -28,7 +28,8 @@ endif()
 set(_pyrnn_objects
   $<TARGET_OBJECTS:pyrnn_runtime_objects>
   $<TARGET_OBJECTS:pyrnn_target_generic>
-  $<$<BOOL:${PYRNN_HAVE_AVX2}>:$<TARGET_OBJECTS:pyrnn_target_avx2>>)
+  $<$<BOOL:${PYRNN_HAVE_AVX2}>:$<TARGET_OBJECTS:pyrnn_target_avx2>>
+  $<$<BOOL:${PYRNN_HAVE_AVX512}>:$<TARGET_OBJECTS:pyrnn_target_avx512>>)
 
 # Shared library: exports the C API only (pyrnn_*); the C++ engine stays internal.
 add_library(pyrnn SHARED ${_pyrnn_objects})

@@ -1,5 +1,5 @@
 // The single place that picks a SIMD target: once, on first use, from the CPU's
-// features and the PYRNN_SIMD environment variable (generic | avx2).
+// features and the PYRNN_SIMD environment variable (generic | avx2 | avx512).
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +27,10 @@ const KernelTable<double> kGenericD = PYRNN_KERNEL_TABLE(generic, double);
 const KernelTable<float> kAvx2F = PYRNN_KERNEL_TABLE(avx2, float);
 const KernelTable<double> kAvx2D = PYRNN_KERNEL_TABLE(avx2, double);
 #endif
+#ifdef PYRNN_HAVE_AVX512
+const KernelTable<float> kAvx512F = PYRNN_KERNEL_TABLE(avx512, float);
+const KernelTable<double> kAvx512D = PYRNN_KERNEL_TABLE(avx512, double);
+#endif
 
 bool cpu_has_avx2() {
 #if defined(PYRNN_HAVE_AVX2) && (defined(__GNUC__) || defined(__clang__))
@@ -36,11 +40,31 @@ bool cpu_has_avx2() {
 #endif
 }
 
+// libgcc's cpu model checks that the OS saves the zmm and mask registers (XCR0) before it
+// reports avx512 features.
+bool cpu_has_avx512() {
+#if defined(PYRNN_HAVE_AVX512) && (defined(__GNUC__) || defined(__clang__))
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vl");
+#else
+  return false;
+#endif
+}
+
+SimdTarget best_target() {
+  if (cpu_has_avx512()) return SimdTarget::avx512;
+  if (cpu_has_avx2()) return SimdTarget::avx2;
+  return SimdTarget::generic;
+}
+
 SimdTarget pick_initial_target() {
+  // An unknown or unsupported request (avx512 on a CPU without it) falls back to the best
+  // supported target rather than crash.
+  SimdTarget t;
   const char* env = std::getenv("PYRNN_SIMD");
-  if (env && std::strcmp(env, "generic") == 0) return SimdTarget::generic;
-  // An unsupported request (avx2 on a CPU without it) falls back rather than crash.
-  return cpu_has_avx2() ? SimdTarget::avx2 : SimdTarget::generic;
+  if (env && parse_target_name(env, &t) && target_supported(t)) return t;
+  return best_target();
 }
 
 std::atomic<SimdTarget>& current() {
@@ -50,7 +74,14 @@ std::atomic<SimdTarget>& current() {
 
 }  // namespace
 
-bool target_supported(SimdTarget t) { return t == SimdTarget::generic || cpu_has_avx2(); }
+bool target_supported(SimdTarget t) {
+  switch (t) {
+    case SimdTarget::generic: return true;
+    case SimdTarget::avx2: return cpu_has_avx2();
+    case SimdTarget::avx512: return cpu_has_avx512();
+  }
+  return false;
+}
 
 SimdTarget active_target() { return current().load(std::memory_order_relaxed); }
 
@@ -60,27 +91,62 @@ bool set_active_target(SimdTarget t) {
   return true;
 }
 
-const char* target_name(SimdTarget t) { return t == SimdTarget::avx2 ? "avx2" : "generic"; }
+const char* target_name(SimdTarget t) {
+  switch (t) {
+    case SimdTarget::avx2: return "avx2";
+    case SimdTarget::avx512: return "avx512";
+    default: return "generic";
+  }
+}
+
+bool parse_target_name(const char* name, SimdTarget* t) {
+  for (SimdTarget c : kAllTargets)
+    if (name && std::strcmp(name, target_name(c)) == 0) {
+      *t = c;
+      return true;
+    }
+  return false;
+}
 
 template <>
-const KernelTable<float>& kernels<float>() {
+const KernelTable<float>& kernels<float>(SimdTarget t) {
+#ifdef PYRNN_HAVE_AVX512
+  if (t == SimdTarget::avx512) return kAvx512F;
+#endif
 #ifdef PYRNN_HAVE_AVX2
-  if (active_target() == SimdTarget::avx2) return kAvx2F;
+  if (t == SimdTarget::avx2) return kAvx2F;
 #endif
   return kGenericF;
 }
 
 template <>
-const KernelTable<double>& kernels<double>() {
+const KernelTable<double>& kernels<double>(SimdTarget t) {
+#ifdef PYRNN_HAVE_AVX512
+  if (t == SimdTarget::avx512) return kAvx512D;
+#endif
 #ifdef PYRNN_HAVE_AVX2
-  if (active_target() == SimdTarget::avx2) return kAvx2D;
+  if (t == SimdTarget::avx2) return kAvx2D;
 #endif
   return kGenericD;
+}
+
+template <>
+const KernelTable<float>& kernels<float>() {
+  return kernels<float>(active_target());
+}
+
+template <>
+const KernelTable<double>& kernels<double>() {
+  return kernels<double>(active_target());
 }
 
 template <typename T>
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+#ifdef PYRNN_HAVE_AVX512
+  if (active_target() == SimdTarget::avx512)
+    return avx512::gemm<T>(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
 #ifdef PYRNN_HAVE_AVX2
   if (active_target() == SimdTarget::avx2)
     return avx2::gemm<T>(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

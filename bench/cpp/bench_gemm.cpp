@@ -1,9 +1,11 @@
-// GFLOP/s of pyrnn::<target>::gemm (float and double) on the engine's typical shapes, for
+// GFLOP/s of pyrnn::gemm (float and double) on the engine's typical shapes, for
 // each SIMD target and 1 and 2 threads; median of repeated timed runs.
 // Usage: bench_gemm [float|double|all] [seconds per measurement, default 0.3] [wall|cpu]
 // "cpu" times the 1-thread columns by the calling thread's CPU time instead of the wall clock:
 // on a shared, oversubscribed machine that shows what the code does while it actually runs.
 // 2-thread columns always use the wall clock.
+#include "pyrnn/gemm.h"
+#include "pyrnn/kernels.h"
 #include "pyrnn/threads.h"
 
 #include <algorithm>
@@ -15,26 +17,10 @@
 #include <time.h>
 #include <vector>
 
-namespace pyrnn {
-namespace generic {
-template <typename T>
-void gemm(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*,
-          int64_t);
-}
-#if defined(__GNUC__) && defined(__x86_64__)  // where CMake builds the avx2 target
-namespace avx2 {
-template <typename T>
-void gemm(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*,
-          int64_t);
-}
-#endif
-}  // namespace pyrnn
 
 namespace {
 
-template <typename T>
-using GemmFn = void (*)(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*,
-                        int64_t, T, T*, int64_t);
+
 
 struct Shape {
   int64_t M, N, K;
@@ -69,13 +55,13 @@ double now(int threads) {
 }
 
 template <typename T>
-double median_gflops(GemmFn<T> fn, const Shape& s, double seconds, int threads) {
+double median_gflops(const Shape& s, double seconds, int threads) {
   const int64_t lda = s.ta ? s.M : s.K, ldb = s.tb ? s.K : s.N;
   std::vector<T> A(size_t(s.M * s.K)), B(size_t(s.K * s.N)), C(size_t(s.M * s.N));
   for (size_t i = 0; i < A.size(); ++i) A[i] = T((i * 7 % 13) - 6) / T(8);
   for (size_t i = 0; i < B.size(); ++i) B[i] = T((i * 5 % 11) - 5) / T(8);
   auto once = [&] {
-    fn(s.ta, s.tb, s.M, s.N, s.K, T(1), A.data(), lda, B.data(), ldb, T(0), C.data(), s.N);
+    pyrnn::gemm<T>(s.ta, s.tb, s.M, s.N, s.K, T(1), A.data(), lda, B.data(), ldb, T(0), C.data(), s.N);
   };
   // Batch enough calls that one sample lasts >= ~1 ms, then take >= 9 samples.
   once();
@@ -96,27 +82,22 @@ double median_gflops(GemmFn<T> fn, const Shape& s, double seconds, int threads) 
 
 template <typename T>
 void run(const char* tname, double seconds) {
-  struct Tg {
-    const char* name;
-    GemmFn<T> fn;
-  };
-  std::vector<Tg> tgs{{"generic", &pyrnn::generic::gemm<T>}};
-#if defined(__GNUC__) && defined(__x86_64__)  // where CMake builds the avx2 target
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    tgs.push_back({"avx2", &pyrnn::avx2::gemm<T>});
-#endif
+  std::vector<pyrnn::SimdTarget> tgs;
+  for (pyrnn::SimdTarget t : pyrnn::kAllTargets)
+    if (pyrnn::target_supported(t)) tgs.push_back(t);
   std::printf("%-6s %-22s", tname, "M x N x K");
-  for (const auto& tg : tgs) std::printf(" %8s-1t %8s-2t", tg.name, tg.name);
+  for (auto tg : tgs) std::printf(" %8s-1t %8s-2t", pyrnn::target_name(tg), pyrnn::target_name(tg));
   std::printf("   (GFLOP/s, median)\n");
   for (const auto& s : kShapes) {
     char dims[64];
     std::snprintf(dims, sizeof dims, "%lldx%lldx%lld%s%s", (long long)s.M, (long long)s.N,
                   (long long)s.K, s.ta ? " tA" : "", s.tb ? " tB" : "");
     std::printf("%-6s %-22s", tname, dims);
-    for (const auto& tg : tgs)
+    for (auto tg : tgs)
       for (int threads : {1, 2}) {
+        pyrnn::set_active_target(tg);
         pyrnn::set_num_threads(threads);
-        std::printf(" %11.1f", median_gflops<T>(tg.fn, s, seconds, threads));
+        std::printf(" %11.1f", median_gflops<T>(s, seconds, threads));
         std::fflush(stdout);
       }
     std::printf("   %s\n", s.what);

@@ -440,9 +440,9 @@ struct Step {
 };
 
 pyrnn::SimdTarget parse_target(const std::string& name) {
-  if (name == "generic") return pyrnn::SimdTarget::generic;
-  if (name == "avx2") return pyrnn::SimdTarget::avx2;
-  throw py::value_error("target: expected 'generic' or 'avx2', got '" + name + "'");
+  pyrnn::SimdTarget t;
+  if (pyrnn::parse_target_name(name.c_str(), &t)) return t;
+  throw py::value_error("target: expected 'generic', 'avx2' or 'avx512', got '" + name + "'");
 }
 
 }  // namespace
@@ -573,7 +573,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("simd_target", [] { return std::string(pyrnn::target_name(pyrnn::active_target())); });
   m.def("available_simd_targets", [] {
     std::vector<std::string> v;
-    for (auto t : {pyrnn::SimdTarget::generic, pyrnn::SimdTarget::avx2})
+    for (auto t : pyrnn::kAllTargets)
       if (pyrnn::target_supported(t)) v.emplace_back(pyrnn::target_name(t));
     return v;
   });

@@ -18,9 +18,9 @@ namespace PYRNN_TARGET_NS {
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// H rounded up to whole unit blocks of every target and dtype (at most 2 x 8 lanes):
-// workspace sizes are computed before the dtype's vector width is known.
-inline int64_t padded_units(int64_t H) { return ceil_div(H, 16) * 16; }
+// H rounded up to whole unit blocks of every target and dtype (at most 2 x 16 lanes):
+// workspace and packed sizes are the same on every target.
+inline int64_t padded_units(int64_t H) { return ceil_div(H, 32) * 32; }
 
 // Units [0, H) in blocks of `width`; a contiguous run of blocks per thread.
 struct UnitBlocks {

@@ -37,7 +37,10 @@
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
-#define PYRNN_GEMM_AVX2 1
+#define PYRNN_GEMM_AVX2 1  // also in the avx512 target, which keeps AVX2 for double
+#endif
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(PYRNN_GEMM_AVX2)
+#define PYRNN_GEMM_AVX512 1
 #endif
 
 // Kernels stay out of line: inlined into the blocking loops, GCC hoists alpha/beta broadcasts
@@ -139,6 +142,39 @@ struct VecF64 {
     _mm256_storeu_pd(dst + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
     _mm256_storeu_pd(dst + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
     _mm256_storeu_pd(dst + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+  }
+};
+#endif
+
+#ifdef PYRNN_GEMM_AVX512
+// 16 floats; the 16 x 16 transpose is four 8 x 8 AVX2 ones.
+struct VecF32x16 {
+  using T = float;
+  using V = __m512;
+  static constexpr int W = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load(const T* p) { return _mm512_loadu_ps(p); }
+  static V bcast(const T* p) { return _mm512_set1_ps(*p); }
+  static V set1(T x) { return _mm512_set1_ps(x); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static void store(T* p, V v) { _mm512_storeu_ps(p, v); }
+  static V load_first(const T* p, int n) {
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p);
+  }
+  static T hsum(V v) { return _mm512_reduce_add_ps(v); }
+  static void hsum4(V a, V b, V c, V d, T* out) {
+    // Fold 512 -> 256 bits, then the AVX2 four-way reduction.
+    auto fold = [](V x) {
+      return _mm256_add_ps(_mm512_castps512_ps256(x),
+                           _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+    };
+    VecF32::hsum4(fold(a), fold(b), fold(c), fold(d), out);
+  }
+  static void transpose(const T* src, int64_t lds, T* dst, int64_t ldd) {
+    for (int i0 = 0; i0 < 16; i0 += 8)
+      for (int q0 = 0; q0 < 16; q0 += 8)
+        VecF32::transpose(src + i0 * lds + q0, lds, dst + q0 * ldd + i0, ldd);
   }
 };
 #endif
@@ -245,12 +281,22 @@ struct VecPortable {
 // (<= 240 KB) in L2, the KC x NC block of B in L3.
 template <typename T>
 struct Target;
-#ifdef PYRNN_GEMM_AVX2
+#ifdef PYRNN_GEMM_AVX512
+// 32 zmm registers: 12 x 2 accumulators + 2 B vectors + a broadcast. The 256 x 32 B
+// micro-panel is 32 KB (L1 is 32-48 KB on AVX-512 Zen and Intel cores).
+template <>
+struct Target<float> {
+  using VT = VecF32x16;
+  static constexpr int MR = 12, KC = 256, KC_ROWS = 8, MC = 240, NC = 4096;
+};
+#elif defined(PYRNN_GEMM_AVX2)
 template <>
 struct Target<float> {
   using VT = VecF32;
   static constexpr int MR = 6, KC = 256, KC_ROWS = 8, MC = 240, NC = 4096;
 };
+#endif
+#ifdef PYRNN_GEMM_AVX2
 template <>
 struct Target<double> {
   using VT = VecF64;
@@ -332,7 +378,7 @@ PYRNN_GEMM_NOINLINE void microkernel(int64_t kc, const typename VT::T* a, const 
   using V = typename VT::V;
   constexpr int W = VT::W;
   V c0[R], c1[R];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < R; ++i) {
     c0[i] = c1[i] = VT::zero();
 #if defined(__GNUC__)
@@ -344,7 +390,7 @@ PYRNN_GEMM_NOINLINE void microkernel(int64_t kc, const typename VT::T* a, const 
   }
   for (int64_t k = 0; k < kc; ++k) {
     const V b0 = VT::load(b), b1 = VT::load(b + W);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int i = 0; i < R; ++i) {
       const V ai = VT::bcast(a + i);
       c0[i] = VT::fma(ai, b0, c0[i]);
@@ -356,7 +402,7 @@ PYRNN_GEMM_NOINLINE void microkernel(int64_t kc, const typename VT::T* a, const 
   const V va = VT::set1(alpha);
   if (nr == 2 * W) {
     const V vb = VT::set1(beta);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int i = 0; i < R; ++i) {
       T* ci = c + i * ldc;
       V r0 = VT::mul(va, c0[i]), r1 = VT::mul(va, c1[i]);
@@ -369,7 +415,7 @@ PYRNN_GEMM_NOINLINE void microkernel(int64_t kc, const typename VT::T* a, const 
     }
   } else {
     alignas(64) T t[R * 2 * W];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int i = 0; i < R; ++i) {
       VT::store(t + i * 2 * W, c0[i]);
       VT::store(t + i * 2 * W + W, c1[i]);
@@ -378,20 +424,16 @@ PYRNN_GEMM_NOINLINE void microkernel(int64_t kc, const typename VT::T* a, const 
   }
 }
 
-template <typename T>
+// The kernel for exactly mr (1 <= mr <= MR) rows.
+template <typename T, int R = Target<T>::MR>
 void run_microkernel(int mr, int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int nr,
                      T alpha, T beta) {
   using VT = typename Target<T>::VT;
   constexpr int MR = Target<T>::MR;
-  static_assert(MR >= 1 && MR <= 6, "dispatch below covers MR <= 6");
-  switch (mr) {
-    case 6: return microkernel<VT, std::min(6, MR), MR>(kc, a, b, c, ldc, nr, alpha, beta);
-    case 5: return microkernel<VT, std::min(5, MR), MR>(kc, a, b, c, ldc, nr, alpha, beta);
-    case 4: return microkernel<VT, std::min(4, MR), MR>(kc, a, b, c, ldc, nr, alpha, beta);
-    case 3: return microkernel<VT, std::min(3, MR), MR>(kc, a, b, c, ldc, nr, alpha, beta);
-    case 2: return microkernel<VT, std::min(2, MR), MR>(kc, a, b, c, ldc, nr, alpha, beta);
-    default: return microkernel<VT, 1, MR>(kc, a, b, c, ldc, nr, alpha, beta);
+  if constexpr (R > 1) {
+    if (mr < R) return run_microkernel<T, R - 1>(mr, kc, a, b, c, ldc, nr, alpha, beta);
   }
+  microkernel<VT, R, MR>(kc, a, b, c, ldc, nr, alpha, beta);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
-// Checks pyrnn::<target>::gemm (float, double; generic and, where the CPU has it, AVX2+FMA)
+// Checks pyrnn::gemm on every target (float, double; generic, AVX2+FMA and AVX-512 where the CPU has them)
 // against a naive double-precision triple loop: all transposes, awkward sizes, padded strides,
 // beta in {0 (C full of NaN), 1, 0.5}, alpha != 1, 1 and 2 threads. Exit code = failures > 0.
+#include "pyrnn/gemm.h"
+#include "pyrnn/kernels.h"
 #include "pyrnn/threads.h"
 
 #include <cmath>
@@ -10,44 +12,23 @@
 #include <limits>
 #include <vector>
 
-namespace pyrnn {
-namespace generic {
-template <typename T>
-void gemm(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*,
-          int64_t);
-}
-#if defined(__GNUC__) && defined(__x86_64__)  // where CMake builds the avx2 target
-namespace avx2 {
-template <typename T>
-void gemm(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*,
-          int64_t);
-}
-#endif
-}  // namespace pyrnn
 
 namespace {
 
 int g_passed = 0, g_failed = 0;
 
-template <typename T>
-using GemmFn = void (*)(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*,
-                        int64_t, T, T*, int64_t);
-
-template <typename T>
-struct TargetFn {
+// Every target compiled in and supported by this CPU, each called through the dispatcher.
+struct Target {
   const char* name;
-  GemmFn<T> fn;
+  pyrnn::SimdTarget target;
 };
 
-template <typename T>
-std::vector<TargetFn<T>> targets() {
-  std::vector<TargetFn<T>> t{{"generic", &pyrnn::generic::gemm<T>}};
-#if defined(__GNUC__) && defined(__x86_64__)  // where CMake builds the avx2 target
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    t.push_back({"avx2", &pyrnn::avx2::gemm<T>});
-  else
-    std::printf("note: CPU lacks AVX2+FMA, avx2 target not tested\n");
-#endif
+std::vector<Target> targets() {
+  std::vector<Target> t;
+  for (pyrnn::SimdTarget c : pyrnn::kAllTargets) {
+    if (pyrnn::target_supported(c)) t.push_back({pyrnn::target_name(c), c});
+    else std::printf("note: target %s not compiled in or not supported here\n", pyrnn::target_name(c));
+  }
   return t;
 }
 
@@ -99,11 +80,12 @@ void run_case(const Case& cs) {
   const double eps = std::numeric_limits<T>::epsilon();
   const double tol = 16.0 * eps * (std::sqrt(double(K)) + 2.0);
 
-  for (const auto& tg : targets<T>()) {
+  for (const auto& tg : targets()) {
+    pyrnn::set_active_target(tg.target);
     for (int threads : {1, 2}) {
       pyrnn::set_num_threads(threads);
       std::vector<T> C = C0;
-      tg.fn(cs.ta, cs.tb, M, N, K, T(cs.alpha), A.data(), lda, B.data(), ldb, T(cs.beta),
+      pyrnn::gemm<T>(cs.ta, cs.tb, M, N, K, T(cs.alpha), A.data(), lda, B.data(), ldb, T(cs.beta),
             C.data(), ldc);
       int64_t bad_i = -1, bad_j = -1;
       double got = 0, want = 0;
@@ -121,7 +103,7 @@ void run_case(const Case& cs) {
       bool repeat_ok = true;
       if (bad_i < 0 && M * N * K >= (1 << 17)) {
         std::vector<T> C2 = C0;
-        tg.fn(cs.ta, cs.tb, M, N, K, T(cs.alpha), A.data(), lda, B.data(), ldb, T(cs.beta),
+        pyrnn::gemm<T>(cs.ta, cs.tb, M, N, K, T(cs.alpha), A.data(), lda, B.data(), ldb, T(cs.beta),
               C2.data(), ldc);
         repeat_ok = std::memcmp(C.data(), C2.data(), C.size() * sizeof(T)) == 0;
       }

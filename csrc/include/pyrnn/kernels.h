@@ -45,6 +45,9 @@ namespace generic {
 namespace avx2 {
 #include "pyrnn/kernel_decls.inc"
 }  // namespace avx2
+namespace avx512 {
+#include "pyrnn/kernel_decls.inc"
+}  // namespace avx512
 
 // The kernels of one target and one dtype; dispatch.cpp fills one table per target.
 template <typename T>
@@ -73,15 +76,24 @@ struct KernelTable {
   decltype(&generic::gru_step<T>) gru_step;
 };
 
-enum class SimdTarget { generic, avx2 };
+// Slowest to fastest. avx512 is AVX-512 F/BW/DQ/VL; avx2 is AVX2 + FMA.
+enum class SimdTarget { generic, avx2, avx512 };
+constexpr SimdTarget kAllTargets[] = {SimdTarget::generic, SimdTarget::avx2, SimdTarget::avx512};
 
 // The kernels of the active target. The target is picked once, on first use: the best
-// one this CPU supports, unless PYRNN_SIMD=generic|avx2 names another.
+// one this CPU supports, unless PYRNN_SIMD=generic|avx2|avx512 names another.
 template <typename T>
 const KernelTable<T>& kernels();
+// The kernels of one supported target, whatever is active. Packed weights (<cell>_pack)
+// are laid out for the vector width of the target that packed them: step them with the
+// same table.
+template <typename T>
+const KernelTable<T>& kernels(SimdTarget t);
 
 SimdTarget active_target();
 const char* target_name(SimdTarget t);
+// Parse "generic" | "avx2" | "avx512"; false (leaving *t alone) for anything else.
+bool parse_target_name(const char* name, SimdTarget* t);
 bool target_supported(SimdTarget t);  // compiled in and supported by this CPU
 // Switch targets at run time (tests cover each target in one process). Returns false,
 // changing nothing, if the target is not supported.

@@ -22,6 +22,10 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // workspace and packed sizes are the same on every target.
 inline int64_t padded_units(int64_t H) { return ceil_div(H, 32) * 32; }
 
+// Workspace offsets (in elements) rounded up to 64 bytes for every dtype: with the
+// workspace itself aligned, packed weights and state rows start on a cache line.
+inline int64_t cache_line(int64_t n) { return ceil_div(n, 16) * 16; }
+
 // Units [0, H) in blocks of `width`; a contiguous run of blocks per thread.
 struct UnitBlocks {
   int64_t width, count;  // units per block, number of blocks
@@ -169,8 +173,10 @@ inline void tile_partial(int rows, int64_t K, const T* const* a, const T* panel,
 template <typename T>
 T* tile_sums(int64_t n) {
   thread_local std::vector<T> buf;
-  if (static_cast<int64_t>(buf.size()) < n) buf.resize(n);
-  return buf.data();
+  constexpr int64_t pad = 64 / sizeof(T);
+  if (static_cast<int64_t>(buf.size()) < n + pad) buf.resize(n + pad);
+  const auto a = (reinterpret_cast<std::uintptr_t>(buf.data()) + 63) & ~std::uintptr_t(63);
+  return reinterpret_cast<T*>(a);
 }
 
 // Run `tile` over rows [0, M) in blocks of MR. row(i) gives row i's pointer; epi(i, acc)

@@ -17,14 +17,14 @@ struct GruForwardLayout {  // workspace offsets, in elements
   GruForwardLayout(const SeqDims& d) {
     const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.T);
     bias = 0;                       // (3H) folded into the projection, then b_hn (H)
-    wih = bias + 2 * 3 * d.H;
-    whh = wih + 3 * Hp * d.I;       // reset_after: r, z, n rows; Cho: r, z rows
-    whn = whh + 3 * Hp * d.H;       // Cho: W_hn rows
-    xp = whn + Hp * d.H;
-    h = xp + chunk * d.B * 3 * Hp;  // (2, B, H)
-    rz = h + 2 * d.B * d.H;         // Cho: (B, 2H) r and z between the two phases
-    rh = rz + 2 * d.B * d.H;        // Cho: (B, H) r * h
-    end = rh + d.B * d.H;
+    wih = cache_line(bias + 2 * 3 * d.H);
+    whh = cache_line(wih + 3 * Hp * d.I);       // reset_after: r, z, n rows; Cho: r, z rows
+    whn = cache_line(whh + 3 * Hp * d.H);       // Cho: W_hn rows
+    xp = cache_line(whn + Hp * d.H);
+    h = cache_line(xp + chunk * d.B * 3 * Hp);  // (2, B, H)
+    rz = cache_line(h + 2 * d.B * d.H);         // Cho: (B, 2H) r and z between the two phases
+    rh = cache_line(rz + 2 * d.B * d.H);        // Cho: (B, H) r * h
+    end = cache_line(rh + d.B * d.H);
   }
 };
 
@@ -33,13 +33,13 @@ struct GruBackwardLayout {
   GruBackwardLayout(const SeqDims& d) {
     const int64_t Hp = padded_units(d.H);
     wb = 0;                          // W_hh columns (K = 3H, Cho: 2H)
-    wbn = wb + 3 * d.H * Hp;         // Cho: W_hn columns (K = H)
-    dA = wbn + d.H * Hp;             // (2, B, 3H) recurrent pre-activation gradients
-    dn = dA + 2 * d.B * 3 * d.H;     // Cho: (B, H) da_n
-    dh = dn + d.B * d.H;             // (B, H)
-    direct = dh + d.B * d.H;         // (B, H) dh_{t-1} terms that bypass W_hh
-    scratch = direct + d.B * d.H;
-    end = scratch + std::max(d.B * 4 * d.H, masked_x_size(d));
+    wbn = cache_line(wb + 3 * d.H * Hp);         // Cho: W_hn columns (K = H)
+    dA = cache_line(wbn + d.H * Hp);             // (2, B, 3H) recurrent pre-activation gradients
+    dn = cache_line(dA + 2 * d.B * 3 * d.H);     // Cho: (B, H) da_n
+    dh = cache_line(dn + d.B * d.H);             // (B, H)
+    direct = cache_line(dh + d.B * d.H);         // (B, H) dh_{t-1} terms that bypass W_hh
+    scratch = cache_line(direct + d.B * d.H);
+    end = cache_line(scratch + std::max(d.B * 4 * d.H, masked_x_size(d)));
   }
 };
 }  // namespace
@@ -308,10 +308,10 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
 }
 
 // ---- streaming: weights packed once, then one step at a time ----
-// packed: [bias (6H) | W_ih blocks (3 Hp I) | W_hh blocks (3 Hp H, Cho: 2 Hp H) | W_hn (Cho)]
+// packed: [bias (6H, padded to a cache line) | W_ih blocks (3 Hp I) | W_hh blocks (3 Hp H, Cho: 2 Hp H) | W_hn (Cho)]
 int64_t gru_packed_size(int64_t I, int64_t H) {
   const int64_t Hp = padded_units(H);
-  return 6 * H + 3 * Hp * I + 3 * Hp * H + Hp * H;
+  return cache_line(6 * H) + 3 * Hp * I + 3 * Hp * H + Hp * H;
 }
 
 // xp (B, 3 Hp) + h (2, B, H) + rz (B, 2H) + rh (B, H) + out (B, H)
@@ -324,7 +324,7 @@ template <typename T>
 void gru_pack(const CellWeights<T>& w, int64_t I, int64_t H, bool reset_after, T* packed) {
   const int64_t Hp = padded_units(H);
   gru_biases(w, H, packed);
-  T* wih = packed + 6 * H;
+  T* wih = packed + cache_line(6 * H);
   T* whh = wih + 3 * Hp * I;
   pack_gru_blocks(w, I, H, reset_after, 0, UnitBlocks(H, Vec<T>::W).count, wih, whh,
                   whh + 3 * Hp * H);
@@ -342,7 +342,7 @@ void gru_step(const T* packed, bool reset_after, int64_t B, int64_t I, int64_t H
   T* out = rh + B * H;
   std::memcpy(hbuf, h, B * H * sizeof(T));
   // The loop writes through the weight pointers only when asked to pack (w != nullptr).
-  T* wih = const_cast<T*>(packed + 6 * H);
+  T* wih = const_cast<T*>(packed + cache_line(6 * H));
   T* whh = wih + 3 * Hp * I;
   gru_loop<T>(d, reset_after, nullptr, packed, wih, whh, whh + 3 * Hp * H, x, hbuf, rz, rh, xp,
               out, nullptr);

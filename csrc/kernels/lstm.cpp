@@ -15,12 +15,12 @@ struct LstmForwardLayout {  // workspace offsets, in elements
   LstmForwardLayout(const SeqDims& d) {
     const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.T);
     bias = 0;
-    wih = bias + 2 * G * d.H;
-    whh = wih + G * Hp * d.I;
-    xp = whh + G * Hp * d.H;
-    h = xp + chunk * d.B * G * Hp;
-    c = h + 2 * d.B * d.H;
-    end = c + d.B * d.H;
+    wih = cache_line(bias + 2 * G * d.H);
+    whh = cache_line(wih + G * Hp * d.I);
+    xp = cache_line(whh + G * Hp * d.H);
+    h = cache_line(xp + chunk * d.B * G * Hp);
+    c = cache_line(h + 2 * d.B * d.H);
+    end = cache_line(c + d.B * d.H);
   }
 };
 
@@ -28,11 +28,11 @@ struct LstmBackwardLayout {
   int64_t wb, dA, dh, dc, scratch, end;
   LstmBackwardLayout(const SeqDims& d) {
     wb = 0;
-    dA = wb + G * d.H * padded_units(d.H);
-    dh = dA + 2 * d.B * G * d.H;
-    dc = dh + d.B * d.H;
-    scratch = dc + d.B * d.H;
-    end = scratch + std::max(d.B * G * d.H, masked_x_size(d));
+    dA = cache_line(wb + G * d.H * padded_units(d.H));
+    dh = cache_line(dA + 2 * d.B * G * d.H);
+    dc = cache_line(dh + d.B * d.H);
+    scratch = cache_line(dc + d.B * d.H);
+    end = cache_line(scratch + std::max(d.B * G * d.H, masked_x_size(d)));
   }
 };
 }  // namespace
@@ -215,10 +215,11 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
 }
 
 // ---- streaming: weights packed once, then one step at a time ----
-// packed: [bias (4H) | W_ih blocks (4 Hp I) | W_hh blocks (4 Hp H)], laid out as in forward.
+// packed: [bias (4H, padded to a cache line) | W_ih blocks (4 Hp I) | W_hh blocks (4 Hp H)],
+// laid out as in forward.
 int64_t lstm_packed_size(int64_t I, int64_t H) {
   const int64_t Hp = padded_units(H);
-  return G * H + G * Hp * I + G * Hp * H;
+  return cache_line(G * H) + G * Hp * I + G * Hp * H;
 }
 
 // xp (B, 4 Hp) + h (2, B, H) + out (B, H)
@@ -233,8 +234,8 @@ void lstm_pack(const CellWeights<T>& w, int64_t I, int64_t H, T* packed) {
   for (int64_t k = 0; k < G * H; ++k)
     packed[k] = (w.b_ih ? w.b_ih[k] : T(0)) + (w.b_hh ? w.b_hh[k] : T(0));
   const UnitBlocks ub(H, Vec<T>::W);
-  pack_gate_rows(w.W_ih, I, G, H, I, 1, 0, ub.count, packed + G * H);
-  pack_gate_rows(w.W_hh, H, G, H, H, 1, 0, ub.count, packed + G * H + G * Hp * I);
+  pack_gate_rows(w.W_ih, I, G, H, I, 1, 0, ub.count, packed + cache_line(G * H));
+  pack_gate_rows(w.W_hh, H, G, H, H, 1, 0, ub.count, packed + cache_line(G * H) + G * Hp * I);
 }
 
 template <typename T>
@@ -247,8 +248,8 @@ void lstm_step(const T* packed, int64_t B, int64_t I, int64_t H, const T* x, T* 
   T* out = hbuf + 2 * B * H;
   std::memcpy(hbuf, h, B * H * sizeof(T));
   // The loop never writes through wih/whh when it is not asked to pack.
-  T* wih = const_cast<T*>(packed + G * H);
-  T* whh = const_cast<T*>(packed + G * H + G * Hp * I);
+  T* wih = const_cast<T*>(packed + cache_line(G * H));
+  T* whh = const_cast<T*>(packed + cache_line(G * H) + G * Hp * I);
   lstm_loop<T>(d, nullptr, packed, wih, whh, x, hbuf, c, xp, out, nullptr, nullptr);
   std::memcpy(h, hbuf + B * H, B * H * sizeof(T));
 }

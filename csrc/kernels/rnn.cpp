@@ -12,11 +12,11 @@ struct RnnForwardLayout {  // workspace offsets, in elements
   RnnForwardLayout(const SeqDims& d) {
     const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.T);
     bias = 0;
-    wih = bias + 2 * d.H;
-    whh = wih + Hp * d.I;
-    xp = whh + Hp * d.H;
-    h = xp + chunk * d.B * Hp;
-    end = h + 2 * d.B * d.H;
+    wih = cache_line(bias + 2 * d.H);
+    whh = cache_line(wih + Hp * d.I);
+    xp = cache_line(whh + Hp * d.H);
+    h = cache_line(xp + chunk * d.B * Hp);
+    end = cache_line(h + 2 * d.B * d.H);
   }
 };
 
@@ -24,10 +24,10 @@ struct RnnBackwardLayout {
   int64_t wb, dA, dh, scratch, end;
   RnnBackwardLayout(const SeqDims& d) {
     wb = 0;
-    dA = wb + d.H * padded_units(d.H);
-    dh = dA + d.T * d.B * d.H;  // pre-activation gradients of every step, for the GEMMs after
-    scratch = dh + d.B * d.H;
-    end = scratch + std::max(d.B * d.H, masked_x_size(d));
+    dA = cache_line(wb + d.H * padded_units(d.H));
+    dh = cache_line(dA + d.T * d.B * d.H);  // pre-activation gradients of every step, for the GEMMs after
+    scratch = cache_line(dh + d.B * d.H);
+    end = cache_line(scratch + std::max(d.B * d.H, masked_x_size(d)));
   }
 };
 }  // namespace
@@ -172,10 +172,10 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
 }
 
 // ---- streaming: weights packed once, then one step at a time ----
-// packed: [bias (H) | W_ih blocks (Hp I) | W_hh blocks (Hp H)]
+// packed: [bias (H, padded to a cache line) | W_ih blocks (Hp I) | W_hh blocks (Hp H)]
 int64_t rnn_packed_size(int64_t I, int64_t H) {
   const int64_t Hp = padded_units(H);
-  return H + Hp * I + Hp * H;
+  return cache_line(H) + Hp * I + Hp * H;
 }
 
 // xp (B, Hp) + h (2, B, H) + out (B, H)
@@ -190,8 +190,8 @@ void rnn_pack(const CellWeights<T>& w, int64_t I, int64_t H, T* packed) {
   for (int64_t k = 0; k < H; ++k)
     packed[k] = (w.b_ih ? w.b_ih[k] : T(0)) + (w.b_hh ? w.b_hh[k] : T(0));
   const int64_t blocks = UnitBlocks(H, 2 * Vec<T>::W).count;
-  pack_gate_rows(w.W_ih, I, 1, H, I, 2, 0, blocks, packed + H);
-  pack_gate_rows(w.W_hh, H, 1, H, H, 2, 0, blocks, packed + H + Hp * I);
+  pack_gate_rows(w.W_ih, I, 1, H, I, 2, 0, blocks, packed + cache_line(H));
+  pack_gate_rows(w.W_hh, H, 1, H, H, 2, 0, blocks, packed + cache_line(H) + Hp * I);
 }
 
 template <typename T>
@@ -204,7 +204,7 @@ void rnn_step(const T* packed, Activation act, int64_t B, int64_t I, int64_t H, 
   T* out = hbuf + 2 * B * H;
   std::memcpy(hbuf, h, B * H * sizeof(T));
   // The loop writes through the weight pointers only when asked to pack (w != nullptr).
-  T* wih = const_cast<T*>(packed + H);
+  T* wih = const_cast<T*>(packed + cache_line(H));
   rnn_loop<T>(d, act, nullptr, packed, wih, wih + Hp * I, x, hbuf, xp, out);
   std::memcpy(h, hbuf + B * H, B * H * sizeof(T));
 }

@@ -11,13 +11,10 @@ include(CMakePackageConfigHelpers)
 get_target_property(_pyrnn_engine_sources pyrnn_engine SOURCES)
 list(FILTER _pyrnn_engine_sources INCLUDE REGEX "\\.(c|cc|cpp)$")
 
-add_library(pyrnn_runtime_objects OBJECT
-  ${_pyrnn_engine_sources}
-  csrc/runtime/json.cpp
-  csrc/runtime/safetensors.cpp
-  csrc/runtime/model.cpp
-  csrc/runtime/capi.cpp)
-target_include_directories(pyrnn_runtime_objects PRIVATE csrc/include csrc/runtime)
+include(cmake/capi.cmake)  # pyrnn_capi_objects: csrc/runtime/*.cpp, shared with _core
+
+add_library(pyrnn_runtime_objects OBJECT ${_pyrnn_engine_sources})
+target_include_directories(pyrnn_runtime_objects PRIVATE csrc/include)
 target_compile_definitions(pyrnn_runtime_objects PRIVATE PYRNN_SHARED_BUILD
   $<$<BOOL:${PYRNN_HAVE_AVX2}>:PYRNN_HAVE_AVX2> $<$<BOOL:${PYRNN_HAVE_AVX512}>:PYRNN_HAVE_AVX512>)
 set_target_properties(pyrnn_runtime_objects PROPERTIES CXX_VISIBILITY_PRESET hidden)
@@ -27,6 +24,7 @@ endif()
 
 set(_pyrnn_objects
   $<TARGET_OBJECTS:pyrnn_runtime_objects>
+  $<TARGET_OBJECTS:pyrnn_capi_objects>
   $<TARGET_OBJECTS:pyrnn_target_generic>
   $<$<BOOL:${PYRNN_HAVE_AVX2}>:$<TARGET_OBJECTS:pyrnn_target_avx2>>
   $<$<BOOL:${PYRNN_HAVE_AVX512}>:$<TARGET_OBJECTS:pyrnn_target_avx512>>)

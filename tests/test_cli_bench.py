@@ -3,6 +3,7 @@ a tiny end-to-end benchmark run whose table, JSON and result checks are verified
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,8 @@ from importlib import metadata
 import numpy as np
 import pytest
 
-from pyrnn import cli
+import pyrnn
+from pyrnn import _core, cli
 from pyrnn.commands import bench
 
 TINY = ["--shape", "3,5,7,9", "--stream-hidden", "6", "--repeats", "1", "--warmup", "1",
@@ -162,7 +164,7 @@ def test_tiny_run_prints_table_and_writes_json(tmp_path, capsys):
     rows = report["results"]
     cases = {(r["cell"], r["mode"]) for r in rows}
     assert cases == {(c, m) for c in bench.CELLS for m in bench.MODES}
-    expected_fws = {"pyrnn", "reference"}
+    expected_fws = {"pyrnn", "reference", "capi"}
     if _installed("torch"):
         expected_fws.add("torch")
     if _installed("onnxruntime") and _installed("onnx"):
@@ -173,6 +175,9 @@ def test_tiny_run_prints_table_and_writes_json(tmp_path, capsys):
             assert key in r, key
         if r["framework"] == "onnxruntime" and r["mode"] == "training":
             assert r["status"] == "skipped"
+            continue
+        if r["framework"] == "capi" and r["mode"] != "streaming":
+            assert r["status"] == "skipped" and "no " in r["note"], r
             continue
         if r["framework"] in expected_fws:
             assert r["status"] == "ok", r
@@ -213,3 +218,111 @@ def test_onnx_gate_permutation():
     np.testing.assert_array_equal(init["W"][0], np.concatenate(blocks))
     assert init["B"].shape == (1, 8 * H)
     np.testing.assert_array_equal(init["B"][0, 4 * H:5 * H], 100 + np.arange(H))
+
+
+# ---- capi: the C API (pyrnn.h) stepped from C++ ----
+
+def _capi_rows(tmp_path, *extra):
+    path = tmp_path / "capi.json"
+    code = cli.main(["bench", *TINY, "--modes", "streaming", "--compare", "capi",
+                     "--json", str(path), *extra])
+    return code, json.loads(path.read_text())
+
+
+def test_capi_column_times_and_checks_the_c_api(tmp_path, capsys):
+    code, report = _capi_rows(tmp_path)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "result checks: all passed" in out
+    assert report["versions"]["capi"] == f"pyrnn.h {_core.capi_version()}"
+    assert report["thread_control"]["capi"] == "pyrnn_set_num_threads"
+    rows = [r for r in report["results"] if r["framework"] == "capi"]
+    assert sorted(r["cell"] for r in rows) == sorted(bench.CELLS)
+    for r in rows:
+        assert r["status"] == "ok", r
+        assert (r["mode"], r["B"], r["T"], r["H"], r["threads"]) == ("streaming", 1, 1, 6, 1)
+        assert r["median_s"] > 0 and all(t > 0 for t in r["times_s"]), r
+        assert r["calls_per_sample"] >= 1
+        # The same kernels as pyrnn's Python stream on the same weights: (near) exact.
+        assert r["check"]["against"] == "pyrnn" and r["check"]["ok"], r
+        assert r["check"]["rel_error"] < 1e-6, r
+        anchor = next(p for p in report["results"] if p["framework"] == "pyrnn"
+                      and p["cell"] == r["cell"] and p["mode"] == "streaming")
+        assert r["speedup"] == pytest.approx(r["median_s"] / anchor["median_s"])
+    # One printed capi row per cell: name, a time, and a passed check.
+    printed = re.findall(r"^ +capi +[0-9.]+ [mun]?s .* ok \de[+-]\d+$", out, re.M)
+    assert len(printed) == len(bench.CELLS), out
+
+
+def test_capi_check_fails_when_the_model_file_differs(tmp_path, monkeypatch, capsys):
+    # The check compares the C API's own outputs: a model file with other weights fails it.
+    real = bench.model_file_bytes
+
+    def other_weights(p):
+        w = dict(p.weights)
+        w["weight_hh_l0"] = w["weight_hh_l0"] + np.float32(0.05)
+        return real(bench.replace(p, weights=w))
+    monkeypatch.setattr(bench, "model_file_bytes", other_weights)
+    code, report = _capi_rows(tmp_path, "--cells", "gru")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL" in out and "1 FAILED" in out
+    (row,) = [r for r in report["results"] if r["framework"] == "capi"]
+    assert row["check"]["ok"] is False and row["check"]["rel_error"] > 1e-3
+
+
+def test_capi_float64_is_a_clear_skip(tmp_path, capsys):
+    code, report = _capi_rows(tmp_path, "--cells", "rnn", "--dtype", "float64")
+    out = capsys.readouterr().out
+    assert code == 0, out
+    (row,) = [r for r in report["results"] if r["framework"] == "capi"]
+    assert row["status"] == "skipped" and row["note"] == "the C API (pyrnn.h) is float32 only"
+    assert re.search(r"^ +capi +skipped: the C API \(pyrnn\.h\) is float32 only$", out, re.M), out
+
+
+def test_bench_restores_the_thread_count(tmp_path):
+    # pyrnn and capi share the engine's thread count: restoring must undo in reverse.
+    before = pyrnn.get_num_threads()
+    pyrnn.set_num_threads(3)
+    try:
+        code, _ = _capi_rows(tmp_path, "--cells", "rnn")
+        assert code == 0
+        assert pyrnn.get_num_threads() == 3 and _core.capi_get_num_threads() == 3
+    finally:
+        pyrnn.set_num_threads(before)
+
+
+def test_capi_stream_steps_and_timed_steps_agree():
+    p = bench.make_problem("lstm", bench.stream_shape(5), "streaming")
+    stream = _core.CapiStream(bench.model_file_bytes(p))
+    assert (stream.input_size, stream.output_size, stream.state_size) == (5, 5, 10)
+    init = np.concatenate([p.h0.ravel(), p.c0.ravel()])
+    xs = np.ascontiguousarray(p.x[:, 0])
+    stream.set_state(init)
+    ys = stream.steps(xs)
+    after_steps = stream.get_state()
+    np.testing.assert_array_equal(after_steps[:5], ys[-1])  # h is the LSTM's output
+    # The timing loop really steps: 5 + 11 timed calls, cycling on, end where 16 steps do.
+    stream.set_state(init)
+    assert stream.time_steps(xs, 5) > 0 and stream.time_steps(xs, len(xs) - 5) > 0
+    np.testing.assert_array_equal(stream.get_state(), after_steps)
+    # ... and match pyrnn's Python stream on the same weights.
+    expected = bench.PyrnnFramework().prepare(p).result()
+    np.testing.assert_allclose(ys[:, None], expected["out"], rtol=0, atol=1e-6)
+
+
+def test_capi_errors_raise_with_the_c_message():
+    with pytest.raises(ValueError, match=r"pyrnn_model_load_memory: .*\(PYRNN_ERR_FORMAT\)"):
+        _core.CapiStream(b"not a model")
+    p = bench.make_problem("gru", bench.stream_shape(4), "streaming")
+    stream = _core.CapiStream(bench.model_file_bytes(p))
+    with pytest.raises(TypeError, match="float32 only"):
+        stream.steps(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"x: expected shape \(steps, input_size\) = \(2, 4\)"):
+        stream.steps(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="state: expected shape"):
+        stream.set_state(np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="n: expected a number of steps >= 1"):
+        stream.time_steps(np.zeros((2, 4), np.float32), 0)
+    with pytest.raises(ValueError, match="n: expected a thread count"):
+        _core.capi_set_num_threads(0)

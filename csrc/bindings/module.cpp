@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <new>
 #include <sstream>
@@ -14,6 +15,7 @@
 
 #include "pyrnn/gemm.h"
 #include "pyrnn/kernels.h"
+#include "pyrnn/pyrnn.h"
 #include "pyrnn/threads.h"
 
 namespace py = pybind11;
@@ -470,6 +472,148 @@ struct Step {
   }
 };
 
+// ---- the C API (pyrnn.h), as an embedding application calls it ----
+// For `pyrnn bench`: one model loaded with pyrnn_model_load_memory, one pyrnn_state, and
+// pyrnn_step called from C++ loops, so that Python's call overhead is not in the timings.
+
+// Raises the Python exception for a failed C API call, with pyrnn_last_error()'s message.
+void capi_check(pyrnn_status s) {
+  if (s == PYRNN_OK) return;
+  const std::string msg = std::string(pyrnn_last_error()) + " (" + pyrnn_status_string(s) + ")";
+  PyObject* type = s == PYRNN_ERR_IO                ? PyExc_OSError
+                   : s == PYRNN_ERR_OUT_OF_MEMORY ? PyExc_MemoryError
+                   : s == PYRNN_ERR_INTERNAL      ? PyExc_RuntimeError
+                                                  : PyExc_ValueError;
+  PyErr_SetString(type, msg.c_str());
+  throw py::error_already_set();
+}
+
+class CapiStream {
+ public:
+  explicit CapiStream(const py::bytes& model_bytes) {
+    char* data = nullptr;
+    Py_ssize_t size = 0;
+    if (PyBytes_AsStringAndSize(model_bytes.ptr(), &data, &size) != 0) throw py::error_already_set();
+    pyrnn_model* m = nullptr;
+    capi_check(pyrnn_model_load_memory(data, size_t(size), &m));
+    model_.reset(m);
+    capi_check(pyrnn_model_get_info(model_.get(), &info_));
+    if (info_.input_is_tokens)
+      throw py::value_error("model_bytes: the model takes token ids; CapiStream steps features");
+    if (!info_.can_step)
+      throw py::value_error("model_bytes: the model has a bidirectional layer; pyrnn_step cannot "
+                            "stream it");
+    pyrnn_state* st = nullptr;
+    capi_check(pyrnn_state_create(model_.get(), &st));
+    state_.reset(st);
+    y_.assign(info_.output_size, 0.f);  // time_steps' output buffer, allocated once here
+  }
+
+  const pyrnn_model_info& info() const { return info_; }
+
+  void set_state(const py::array& s) {
+    const float* p = checked_f32(s, "state", {int64_t(info_.state_size)}, "(state_size,)");
+    capi_check(pyrnn_state_set(state_.get(), p, info_.state_size));
+  }
+
+  py::array_t<float> get_state() const {
+    py::array_t<float> s(std::vector<int64_t>{int64_t(info_.state_size)});
+    capi_check(pyrnn_state_get(state_.get(), s.mutable_data(), info_.state_size));
+    return s;
+  }
+
+  void reset() { capi_check(pyrnn_state_reset(state_.get())); }
+
+  // One pyrnn_step per row of x (steps, input_size), state carried: y (steps, output_size).
+  py::array_t<float> steps(const py::array& x) {
+    const int64_t T = rows(x);
+    const float* px = checked_f32(x, "x", {T, int64_t(info_.input_size)}, "(steps, input_size)");
+    py::array_t<float> y(std::vector<int64_t>{T, int64_t(info_.output_size)});
+    float* out = y.mutable_data();
+    const size_t I = info_.input_size, O = info_.output_size;
+    pyrnn_status s = PYRNN_OK;
+    {
+      Busy busy(this);
+      py::gil_scoped_release nogil;
+      for (int64_t t = 0; t < T && s == PYRNN_OK; ++t)
+        s = pyrnn_step(state_.get(), px + t * I, I, out + t * O, O);
+    }
+    capi_check(s);
+    return y;
+  }
+
+  // n calls of pyrnn_step, cycling through the rows of x from where the previous call left
+  // off, state carried; returns the seconds the n calls took (a steady clock around the
+  // loop). Nothing is allocated inside the loop.
+  double time_steps(const py::array& x, int64_t n) {
+    if (n < 1) throw py::value_error("n: expected a number of steps >= 1, got " + std::to_string(n));
+    const int64_t T = rows(x);
+    const float* px = checked_f32(x, "x", {T, int64_t(info_.input_size)}, "(steps, input_size)");
+    const size_t I = info_.input_size, O = info_.output_size;
+    pyrnn_state* st = state_.get();
+    float* y = y_.data();
+    int64_t row = next_row_ < T ? next_row_ : 0;
+    pyrnn_status s = PYRNN_OK;
+    double seconds = 0.0;
+    {
+      Busy busy(this);
+      py::gil_scoped_release nogil;
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int64_t i = 0; i < n; ++i) {
+        s = pyrnn_step(st, px + row * I, I, y, O);
+        if (s != PYRNN_OK) break;
+        if (++row == T) row = 0;
+      }
+      const auto t1 = std::chrono::steady_clock::now();
+      seconds = std::chrono::duration<double>(t1 - t0).count();
+    }
+    next_row_ = row;
+    capi_check(s);
+    return seconds;
+  }
+
+ private:
+  struct ModelFree {
+    void operator()(pyrnn_model* m) const { pyrnn_model_free(m); }
+  };
+  struct StateFree {
+    void operator()(pyrnn_state* s) const { pyrnn_state_free(s); }
+  };
+  // A state is used by one thread at a time (pyrnn.h); the loops run without the GIL.
+  struct Busy {
+    explicit Busy(CapiStream* c) : c_(c) {
+      if (c_->busy_) throw py::value_error("CapiStream: already stepping in another thread");
+      c_->busy_ = true;
+    }
+    ~Busy() { c_->busy_ = false; }
+    CapiStream* c_;
+  };
+
+  static int64_t rows(const py::array& x) {
+    if (x.ndim() != 2 || x.shape(0) < 1)
+      throw py::value_error("x: expected a 2-D array (steps, input_size) with steps >= 1, got "
+                            "shape " + shape_str(shape_of(x)));
+    return x.shape(0);
+  }
+
+  static const float* checked_f32(const py::handle& a, const char* name,
+                                  const std::vector<int64_t>& shape, const char* dims) {
+    if (py::isinstance<py::array>(a) &&
+        !py::reinterpret_borrow<py::array>(a).dtype().is(py::dtype::of<float>()))
+      throw py::type_error(std::string(name) + ": the C API takes float32 only, got " +
+                           std::string(py::str(py::reinterpret_borrow<py::array>(a).dtype())));
+    return checked<float>(a, name, shape, dims);
+  }
+
+  // State before model: pyrnn.h asks states to be freed first (members die in reverse).
+  std::unique_ptr<pyrnn_model, ModelFree> model_;
+  std::unique_ptr<pyrnn_state, StateFree> state_;
+  pyrnn_model_info info_{};
+  std::vector<float> y_;
+  int64_t next_row_ = 0;
+  bool busy_ = false;
+};
+
 pyrnn::SimdTarget parse_target(const std::string& name) {
   pyrnn::SimdTarget t;
   if (pyrnn::parse_target_name(name.c_str(), &t)) return t;
@@ -614,4 +758,33 @@ PYBIND11_MODULE(_core, m) {
                             std::string(py::str(py::module_::import("pyrnn._core")
                                                     .attr("available_simd_targets")())));
   }, arg("target"));
+
+  // The C API (pyrnn.h) compiled into this module, for `pyrnn bench` (capi).
+  m.def("capi_version", [] { return std::string(pyrnn_version()); },
+        "pyrnn_version() of the C API compiled into this module");
+  m.def("capi_set_num_threads", [](int n) {
+    if (n < 1 || n > kMaxThreads)
+      throw py::value_error("n: expected a thread count in 1.." + std::to_string(kMaxThreads) +
+                            ", got " + std::to_string(n));
+    pyrnn_set_num_threads(n);
+  }, arg("n"), "pyrnn_set_num_threads(n)");
+  m.def("capi_get_num_threads", [] { return pyrnn_get_num_threads(); },
+        "pyrnn_get_num_threads()");
+  py::class_<CapiStream>(m, "CapiStream",
+                         "One model (pyrnn_model_load_memory of a .pyrnn file's bytes) and one "
+                         "pyrnn_state, stepped by pyrnn_step from C++ loops. float32 features "
+                         "only; C API errors raise with pyrnn_last_error()'s message.")
+      .def(py::init<const py::bytes&>(), arg("model_bytes"))
+      .def_property_readonly("input_size", [](const CapiStream& c) { return c.info().input_size; })
+      .def_property_readonly("output_size", [](const CapiStream& c) { return c.info().output_size; })
+      .def_property_readonly("state_size", [](const CapiStream& c) { return c.info().state_size; })
+      .def("set_state", &CapiStream::set_state, arg("state"),
+           "pyrnn_state_set: float32 (state_size,), layout of pyrnn.h (per layer: h, then c)")
+      .def("get_state", &CapiStream::get_state, "pyrnn_state_get: float32 (state_size,)")
+      .def("reset", &CapiStream::reset, "pyrnn_state_reset: zero h and c")
+      .def("steps", &CapiStream::steps, arg("x"),
+           "pyrnn_step on each row of x (steps, input_size), state carried: (steps, output_size)")
+      .def("time_steps", &CapiStream::time_steps, arg("x"), arg("n"),
+           "Seconds taken by n pyrnn_step calls cycling through the rows of x (continuing "
+           "where the previous call stopped), state carried; outputs are discarded");
 }

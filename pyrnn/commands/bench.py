@@ -3,7 +3,9 @@
 ``pyrnn bench`` gives every framework the same shapes, weights, inputs, dtype and thread
 count, warms each up, reports medians of repeated timings, and checks each framework's
 result against pyrnn's (and pyrnn's against the NumPy reference) once, outside timing.
-PyTorch and onnxruntime are optional: absent ones are skipped with a note.
+PyTorch and onnxruntime are optional: absent ones are skipped with a note. For streaming,
+``capi`` is pyrnn's embeddable C API (pyrnn.h) stepped from a C++ loop: what a C
+application sees, without Python's per-call overhead.
 
 The helpers here (shapes, FLOP counts, problem generation, framework adapters, the private
 ONNX builder) are also what the pytest-benchmark suite in ``bench/`` uses.
@@ -56,7 +58,7 @@ SHAPES: Dict[str, Shape] = {
 # cell id -> (class name in pyrnn and torch.nn, gates G)
 CELLS: Dict[str, Tuple[str, int]] = {"rnn": ("RNN", 1), "lstm": ("LSTM", 4), "gru": ("GRU", 3)}
 MODES = ("inference", "training", "streaming")
-COMPARE = ("reference", "torch", "onnxruntime")
+COMPARE = ("reference", "torch", "onnxruntime", "capi")
 STREAM_HIDDEN = (32, 128, 512)
 STREAM_STEPS = 16  # distinct input steps a streaming run cycles through
 PROXY_STEPS = 8    # steps of the proxy problem the reference checks when the full one is slow
@@ -184,11 +186,14 @@ class Prepared:
     """call(): one timed unit (a forward, a training step, or one streaming step with the
     state carried from the previous call). result(): the outputs of one fresh run, for the
     check (for streaming: STREAM_STEPS steps from the initial state). context(): entered
-    around warm-up and timing (no_grad / inference_mode)."""
+    around warm-up and timing (no_grad / inference_mode). timed(n), when given, makes n
+    such calls in a native loop and returns the seconds they took; the harness then uses
+    it instead of timing call() from Python (same warm-up, samples and medians)."""
 
     call: Callable[[], Any]
     result: Callable[[], Dict[str, Array]]
     context: Callable[[], ContextManager] = contextlib.nullcontext
+    timed: Optional[Callable[[int], float]] = None
 
 
 class Framework:
@@ -222,6 +227,19 @@ def _pyrnn_layer(p: Problem, backend: str):
                                              backend=backend)
     layer.load_state_dict(p.weights)
     return layer
+
+
+def model_file_bytes(p: Problem) -> bytes:
+    """p's layer and weights as a .pyrnn model file (docs/model-format.md), written by
+    ``Sequential.save`` as a user would: the bytes a C application loads."""
+    import tempfile
+    import pyrnn
+    model = pyrnn.Sequential([_pyrnn_layer(p, "engine")])
+    with tempfile.TemporaryDirectory(prefix="pyrnn-bench-") as folder:
+        path = os.path.join(folder, f"{p.cell}.pyrnn")
+        model.save(path, include_optimizer=False)
+        with open(path, "rb") as f:
+            return f.read()
 
 
 class PyrnnFramework(Framework):
@@ -604,11 +622,73 @@ class OnnxRuntimeFramework(Framework):
         return Prepared(step, stream_result)
 
 
+class CapiFramework(Framework):
+    """pyrnn's embeddable C API (pyrnn.h), compiled into pyrnn._core: the case's weights
+    saved as a .pyrnn file, loaded with pyrnn_model_load_memory, one pyrnn_state, and
+    pyrnn_step called from a C++ loop that the harness's samples time (streaming only;
+    float32 only, like the C API)."""
+
+    name = "capi"
+    modes = ("streaming",)
+
+    def __init__(self) -> None:
+        self._before: Optional[int] = None
+
+    def version(self) -> Optional[str]:
+        from pyrnn import _core
+        if not hasattr(_core, "CapiStream"):
+            return None
+        return f"pyrnn.h {_core.capi_version()}"
+
+    def missing_note(self) -> str:
+        return "this pyrnn._core was built without the C API (reinstall pyrnn)"
+
+    def set_threads(self, n: int) -> str:
+        from pyrnn import _core
+        if self._before is None:
+            self._before = _core.capi_get_num_threads()
+        _core.capi_set_num_threads(n)
+        return "pyrnn_set_num_threads"
+
+    def restore_threads(self) -> None:
+        if self._before is not None:
+            from pyrnn import _core
+            _core.capi_set_num_threads(self._before)
+
+    def prepare(self, p: Problem) -> Prepared:
+        from pyrnn import _core
+        if p.dtype != "float32":
+            raise Unsupported("the C API (pyrnn.h) is float32 only")
+        stream = _core.CapiStream(model_file_bytes(p))
+        lstm, H = p.cell == "lstm", p.shape.H
+        # pyrnn.h's state layout: per recurrent layer, h (H) then c (H, LSTM only).
+        init = np.concatenate([p.h0.ravel(), p.c0.ravel()] if lstm else [p.h0.ravel()])
+        xs = np.ascontiguousarray(p.x[:, 0])  # (STREAM_STEPS, I), one row per step
+        stream.set_state(init)
+
+        def timed(n: int) -> float:
+            return stream.time_steps(xs, n)
+
+        def step():
+            stream.time_steps(xs, 1)
+
+        def stream_result():
+            stream.set_state(init)
+            out = stream.steps(xs)  # (STREAM_STEPS, H)
+            st = stream.get_state()
+            res = {"out": out[:, None], "h_n": st[:H].reshape(1, 1, H)}
+            if lstm:
+                res["c_n"] = st[H:].reshape(1, 1, H)
+            return res
+        return Prepared(step, stream_result, timed=timed)
+
+
 FRAMEWORKS: Dict[str, Callable[[], Framework]] = {
     "pyrnn": PyrnnFramework,
     "reference": ReferenceFramework,
     "torch": TorchFramework,
     "onnxruntime": OnnxRuntimeFramework,
+    "capi": CapiFramework,
 }
 
 # ---------------------------------------------------------------------------------------
@@ -637,7 +717,8 @@ class Timing:
 
 def time_calls(call: Callable[[], Any], *, repeats: int, warmup: int, min_sample_s: float,
                context: Callable[[], ContextManager] = contextlib.nullcontext,
-               estimate: Optional[float] = None, budget_s: Optional[float] = None) -> Timing:
+               estimate: Optional[float] = None, budget_s: Optional[float] = None,
+               timed: Optional[Callable[[int], float]] = None) -> Timing:
     """Warm up, then time `repeats` samples of call().
 
     `estimate` is the time of one call if already known (from a call made before this);
@@ -645,18 +726,23 @@ def time_calls(call: Callable[[], Any], *, repeats: int, warmup: int, min_sample
     inside a sample until it lasts min_sample_s (the timer and loop overhead then don't
     matter). With budget_s, fewer samples (at least one) are taken so that the timing
     stays within it, judged before and while sampling. The garbage collector is paused while timing, for every framework.
+    With `timed` (see Prepared), every call is made and timed by timed(n) instead: warm-up
+    calls are timed(1), a sample is timed(n) / n.
     """
+    def timed_call() -> float:
+        if timed is not None:
+            return timed(1)
+        t0 = time.perf_counter()
+        call()
+        return time.perf_counter() - t0
+
     with context():
         warmups = 0
         for _ in range(warmup):
-            t0 = time.perf_counter()
-            call()
-            estimate = time.perf_counter() - t0
+            estimate = timed_call()
             warmups += 1
         if estimate is None:
-            t0 = time.perf_counter()
-            call()
-            estimate = time.perf_counter() - t0
+            estimate = timed_call()
             warmups += 1
         n = int(min(100_000, max(1, math.ceil(min_sample_s / max(estimate, 1e-7)))))
         samples = repeats
@@ -668,10 +754,13 @@ def time_calls(call: Callable[[], Any], *, repeats: int, warmup: int, min_sample
         spent = 0.0
         try:
             for _ in range(samples):
-                t0 = time.perf_counter()
-                for _ in range(n):
-                    call()
-                dt = time.perf_counter() - t0
+                if timed is not None:
+                    dt = timed(n)
+                else:
+                    t0 = time.perf_counter()
+                    for _ in range(n):
+                        call()
+                    dt = time.perf_counter() - t0
                 times.append(dt / n)
                 spent += dt
                 # The estimate can be wrong on a disturbed machine: keep the budget anyway.
@@ -820,7 +909,7 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework], settings: Sett
         timing = time_calls(prep.call, repeats=settings.repeats,
                             warmup=max(0, settings.warmup - 1),
                             min_sample_s=settings.min_sample_s, context=prep.context,
-                            estimate=est, budget_s=settings.max_time_s)
+                            estimate=est, budget_s=settings.max_time_s, timed=prep.timed)
         del prep
     except Exception as e:  # noqa: BLE001 - report it; without an anchor the case ends
         anchor.status, anchor.note = "error", f"{type(e).__name__}: {e}"
@@ -864,7 +953,7 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework], settings: Sett
             timing = time_calls(prep.call, repeats=settings.repeats,
                                 warmup=max(0, settings.warmup - 1),
                                 min_sample_s=settings.min_sample_s, context=prep.context,
-                                estimate=est, budget_s=budget)
+                                estimate=est, budget_s=budget, timed=prep.timed)
             del prep
         except Unsupported as e:
             row.status, row.note = "skipped", str(e)
@@ -906,6 +995,10 @@ def run_benchmarks(settings: Settings) -> Dict[str, Any]:
     if "onnxruntime" in fws and "training" in settings.modes:
         notes.append("onnxruntime: inference and streaming only (training a graph needs "
                       "onnxruntime-training)")
+    if "capi" in fws and "streaming" in settings.modes:
+        notes.append("capi: pyrnn's C API (pyrnn.h) on a .pyrnn file of the same weights: "
+                     "pyrnn_step timed by a C++ loop, i.e. without Python's per-call "
+                     "overhead (streaming only, float32 only)")
     if settings.dtype == "float64":
         notes.append("float64 runs the same kernels for exact checks; it is not tuned for speed")
     report: Dict[str, Any] = {
@@ -946,7 +1039,8 @@ def run_benchmarks(settings: Settings) -> Dict[str, Any]:
                     f"{r.framework} {_fmt_time(r.median_s) if r.median_s else r.status}"
                     for r in case_rows))
     finally:
-        for fw in fws.values():
+        # Last set, first restored: pyrnn and capi share the engine's one thread count.
+        for fw in reversed(list(fws.values())):
             fw.restore_threads()
     report["results"] = [asdict(r) for r in rows]
     report["summary"] = _summary(rows)
@@ -1138,7 +1232,9 @@ def format_report(report: Dict[str, Any]) -> str:
                  "the theoretical FMA peak); pyrnn speed-up: that framework's median / "
                  "pyrnn's (>1: pyrnn is faster); check: max relative error of the result vs "
                  "pyrnn's (pyrnn's own row: vs the NumPy reference, on the first "
-                 f"{PROXY_STEPS} steps when the reference is too slow for the full shape).")
+                 f"{PROXY_STEPS} steps when the reference is too slow for the full shape); "
+                 "capi: pyrnn_step of the C API (pyrnn.h) timed in a C++ loop, checked "
+                 "against pyrnn's Python stream.")
     for fw, s in report["summary"].items():
         lines.append(f"pyrnn vs {fw}: {s['geomean_speedup']:.2f}x geometric mean over "
                      f"{s['cases']} cases (min {s['min_speedup']:.2f}x {s['min_case']}; "
@@ -1278,7 +1374,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=(
             "Time pyrnn's RNN/LSTM/GRU layers side by side with the NumPy reference, "
             "PyTorch and onnxruntime (when installed) on the same shapes, weights, dtype "
-            "and thread count. Prints medians, GFLOP/s, % of the measured GEMM peak, "
+            "and thread count, and for streaming also pyrnn's C API (capi: pyrnn_step "
+            "timed from C++). Prints medians, GFLOP/s, % of the measured GEMM peak, "
             "pyrnn's speed-up over each and a result check of each. Shapes: " + shapes +
             ". Exit code 1 if a result check fails."))
     p.add_argument("--quick", action="store_true",
@@ -1305,7 +1402,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "(default 1 and the usable CPUs; the usable CPUs with --quick)")
     p.add_argument("--compare", type=_compare_list, default=list(COMPARE),
                    metavar="FW,...", help="frameworks timed next to pyrnn, from "
-                   f"{','.join(COMPARE)}, or 'none' (default: all; absent ones are "
+                   f"{','.join(COMPARE)} (capi: the C API pyrnn.h, streaming only), or "
+                   "'none' (default: all; absent ones are "
                    "skipped with a note)")
     p.add_argument("--repeats", type=_positive(int, "sample count"), default=None,
                    help="timed samples per framework and case; the median is reported "

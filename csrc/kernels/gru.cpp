@@ -91,7 +91,7 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
     if (w) pack_gru_blocks(*w, d.I, H, reset_after, u0, u1, wih, whh, whn);
     for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
       const int64_t n = std::min(chunk, steps - s0);
-      project_inputs<T, 4, 3>(d, s0, n, x, wih, bias, 3, 1, u0, u1, xp);
+      project_inputs<T, 4 * kTileRows, 3>(d, s0, n, x, wih, bias, 3, 1, u0, u1, xp);
       for (int64_t s = s0; s < s0 + n; ++s) {
         const T* hp = hbuf + (s % 2) * B * H;
         T* hn = hbuf + ((s + 1) % 2) * B * H;
@@ -113,7 +113,7 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
           const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
           auto hrow = [&](int64_t b) { return hp + b * H; };
           if (reset_after) {
-            tile_rows<T, 4, 3>(B, H, whh + u * H * 3 * Wv, hrow, [&](int64_t b, const V* acc) {
+            tile_rows<T, 4 * kTileRows, 3>(B, H, whh + u * H * 3 * Wv, hrow, [&](int64_t b, const V* acc) {
               const int64_t t = step_time(d, b, s);
               if (t < 0) {
                 VT::store(hn + b * H + j, VT::load(hp + b * H + j, m), m);
@@ -127,7 +127,7 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
               finish(b, t, j, m, r, z, nn, e);
             });
           } else {
-            tile_rows<T, 6, 2>(B, H, whh + u * H * 2 * Wv, hrow, [&](int64_t b, const V* acc) {
+            tile_rows<T, 6 * kTileRows, 2>(B, H, whh + u * H * 2 * Wv, hrow, [&](int64_t b, const V* acc) {
               const T* a = xrow(b, u);
               const auto r = VT::sigmoid(VT::add(acc[0], VT::load(a)));
               const auto z = VT::sigmoid(VT::add(acc[1], VT::load(a + Wv)));
@@ -142,7 +142,7 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
           for (int64_t u = u0; u < u1; ++u) {
             const int64_t j = u * Wv;
             const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
-            tile_rows<T, 8, 1>(B, H, whn + u * H * Wv, [&](int64_t b) { return rh + b * H; },
+            tile_rows<T, 8 * kTileRows, 1>(B, H, whn + u * H * Wv, [&](int64_t b) { return rh + b * H; },
                                [&](int64_t b, const V* acc) {
                                  const int64_t t = step_time(d, b, s);
                                  if (t < 0) {
@@ -251,7 +251,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
       if (!reset_after) {
         // n = tanh(x_n + W_hn (r * h) + b_hn): d(r * h) = da_n W_hn, own units
         for (int64_t u = u0; u < u1; ++u) {
-          tile_rows<T, 6, 2>(B, H, wbn + u * H * ub.width, [&](int64_t b) { return dn + b * H; },
+          tile_rows<T, 6 * kTileRows, 2>(B, H, wbn + u * H * ub.width, [&](int64_t b) { return dn + b * H; },
                              [&](int64_t b, const V* acc) {
                                const int64_t t = step_time(d, b, s);
                                if (t < 0) return;
@@ -274,7 +274,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
       }
       // h_{t-1} feeds the recurrent pre-activations through W_hh: dh = dA W_hh + direct
       for (int64_t u = u0; u < u1; ++u) {
-        tile_rows<T, 6, 2>(B, K, wb + u * K * ub.width, [&](int64_t b) { return dA + b * G; },
+        tile_rows<T, 6 * kTileRows, 2>(B, K, wb + u * K * ub.width, [&](int64_t b) { return dA + b * G; },
                            [&](int64_t b, const V* acc) {
                              if (step_time(d, b, s) < 0) return;  // ended rows keep dh
                              for (int v = 0; v < 2; ++v) {

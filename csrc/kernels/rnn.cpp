@@ -59,12 +59,12 @@ static void rnn_loop(const SeqDims& d, Activation act, const CellWeights<T>* w, 
     }
     for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
       const int64_t n = std::min(chunk, steps - s0);
-      project_inputs<T, 6, 2>(d, s0, n, x, wih, bias, 1, 2, u0, u1, xp);
+      project_inputs<T, 6 * kTileRows, 2>(d, s0, n, x, wih, bias, 1, 2, u0, u1, xp);
       for (int64_t s = s0; s < s0 + n; ++s) {
         const T* hp = hbuf + (s % 2) * B * H;
         T* hn = hbuf + ((s + 1) % 2) * B * H;
         for (int64_t u = u0; u < u1; ++u) {
-          tile_rows<T, 6, 2>(
+          tile_rows<T, 6 * kTileRows, 2>(
               B, H, whh + u * H * ub.width, [&](int64_t b) { return hp + b * H; },
               [&](int64_t b, const V* acc) {
                 const int64_t t = step_time(d, b, s);
@@ -147,7 +147,7 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
 #pragma omp barrier
       // h_{t-1} feeds a through W_hh: dh = dA W_hh for own units; rows read dA in place.
       for (int64_t u = u0; u < u1; ++u) {
-        tile_rows<T, 6, 2>(
+        tile_rows<T, 6 * kTileRows, 2>(
             B, H, wb + u * H * ub.width,
             [&](int64_t b) {
               const int64_t t = step_time(d, b, s);

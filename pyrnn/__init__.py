@@ -29,11 +29,19 @@ def get_num_threads() -> int:
 
 
 def simd_target() -> str:
-    """The SIMD target the kernels run on: 'avx2' or 'generic' (env PYRNN_SIMD forces one)."""
+    """The SIMD target the kernels run on: 'avx512', 'avx2' or 'generic' (the best this CPU
+    has; env PYRNN_SIMD=avx512|avx2|generic picks another)."""
     return _core.simd_target()
+
+
+def release_cached_memory() -> int:
+    """Return to the OS the large buffers (>= 4 MB) kept for reuse by later calls; returns
+    the bytes freed. Training steps reuse them instead of faulting fresh pages in each
+    call; at most 16 buffers and 1 GiB are ever kept."""
+    return int(_core.release_cached_buffers())
 
 
 __all__ = ["RNN", "LSTM", "GRU", "Dense", "Embedding", "Dropout", "LastStep", "Sequential",
            "load", "no_grad", "functional", "reference", "losses", "optim", "init", "training",
            "diagnostics", "interop", "model", "set_num_threads", "get_num_threads",
-           "has_openmp", "simd_target", "__version__"]
+           "has_openmp", "simd_target", "release_cached_memory", "__version__"]

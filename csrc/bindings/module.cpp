@@ -6,7 +6,6 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
 #include <memory>
 #include <new>
@@ -14,10 +13,7 @@
 #include <string>
 #include <vector>
 
-#if defined(__unix__) || defined(__APPLE__)
-#include <sys/mman.h>
-#endif
-
+#include "buffers.h"
 #include "pyrnn/gemm.h"
 #include "pyrnn/kernels.h"
 #include "pyrnn/pyrnn.h"
@@ -146,30 +142,10 @@ pyrnn::CellGrads<T> grads(const Geometry& g, int64_t G, const py::array& dW_ih,
 // Outputs and workspaces start on a cache line, so the kernels' vector loads and stores of
 // whole rows never split one (with AVX-512 every 64-byte access of a 16-byte aligned buffer
 // would: LSTM shape (a) inference, 1 thread, ran 69 ms instead of 42 ms in about half of
-// all processes, depending on where malloc placed the workspace).
-// Buffers of 4 MB and more (packed weights of large layers, sequence outputs) are also put
-// on transparent huge pages where the kernel allows it (THP "madvise" mode is common): the
-// time loops stream the packed weights once per step, and with 4 KB pages that is a TLB
-// miss every 16 rows of a panel.
-void* aligned_bytes(size_t bytes) {
-  constexpr size_t kHuge = size_t(2) << 20;
-  const bool huge = bytes >= 2 * kHuge;
-  if (huge) bytes = (bytes + kHuge - 1) / kHuge * kHuge;
-  void* p = nullptr;
-  if (posix_memalign(&p, huge ? kHuge : 64, std::max<size_t>(bytes, 64)) != 0)
-    throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-  if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure changes nothing
-#endif
-  return p;
-}
-
-template <typename T>
-T* aligned_new(int64_t n) {
-  return static_cast<T*>(aligned_bytes(size_t(std::max<int64_t>(1, n)) * sizeof(T)));
-}
-
-inline void aligned_delete(void* p) { std::free(p); }
+// all processes, depending on where malloc placed the workspace). buffers.h: large ones on
+// huge pages, kept for reuse.
+using pyrnn_bindings::aligned_delete;
+using pyrnn_bindings::aligned_new;
 
 template <typename T>
 py::array_t<T> empty(std::vector<int64_t> shape) {
@@ -765,6 +741,10 @@ PYBIND11_MODULE(_core, m) {
   m.def("_set_parallel_min_work", &pyrnn::set_parallel_min_work, arg("fmas"),
         "Steps with fewer multiply-adds run on one thread (tests set 0).");
   m.attr("has_openmp") = pyrnn::has_openmp();
+  m.def("release_cached_buffers", [] { return pyrnn_bindings::BufferPool::instance().release_cached(); },
+        "Free the large buffers kept for reuse; returns the bytes released.");
+  m.def("cached_buffer_bytes", [] { return pyrnn_bindings::BufferPool::instance().cached_bytes(); },
+        "Bytes of large buffers kept for reuse.");
   m.def("simd_target", [] { return std::string(pyrnn::target_name(pyrnn::active_target())); });
   m.def("available_simd_targets", [] {
     std::vector<std::string> v;

@@ -110,6 +110,7 @@ bool parse_target_name(const char* name, SimdTarget* t) {
 
 template <>
 const KernelTable<float>& kernels<float>(SimdTarget t) {
+  if (!target_supported(t)) t = best_target();  // never hand out code this CPU cannot run
 #ifdef PYRNN_HAVE_AVX512
   if (t == SimdTarget::avx512) return kAvx512F;
 #endif
@@ -121,6 +122,7 @@ const KernelTable<float>& kernels<float>(SimdTarget t) {
 
 template <>
 const KernelTable<double>& kernels<double>(SimdTarget t) {
+  if (!target_supported(t)) t = best_target();  // never hand out code this CPU cannot run
 #ifdef PYRNN_HAVE_AVX512
   if (t == SimdTarget::avx512) return kAvx512D;
 #endif

@@ -35,9 +35,9 @@ def simd_target() -> str:
 
 
 def release_cached_memory() -> int:
-    """Return to the OS the large buffers (>= 4 MB) kept for reuse by later calls; returns
-    the bytes freed. Training steps reuse them instead of faulting fresh pages in each
-    call; at most 16 buffers and 1 GiB are ever kept."""
+    """Free the large buffers (>= 4 MB) kept for reuse by later calls; returns the bytes
+    freed. Training steps reuse them instead of faulting fresh pages in each call; at
+    most 16 buffers and 1 GiB are ever kept."""
     return int(_core.release_cached_buffers())
 
 

@@ -35,7 +35,7 @@ CELLS = {
     "gru": ("GRU", {}),  # reset_after=True, the only form torch has
 }
 
-# Default sizes: none a multiple of the SIMD width (8 floats / 4 doubles), all small.
+# Default sizes: none a multiple of a SIMD width (8 or 16 floats / 4 doubles), all small.
 T_, B_, I_, H_ = 7, 5, 5, 9
 # Unsorted, with a length-1 row and full-length rows.
 LENGTHS = [4, 1, 7, 2, 7]

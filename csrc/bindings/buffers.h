@@ -6,10 +6,10 @@
 // per page on first touch; under a hypervisor the first touch of a guest page costs more
 // again. Kept blocks are reused with their pages mapped. Only blocks of 4 MB and more are
 // kept (smaller ones are cheap for malloc), at most kMaxBlocks of them and kMaxBytes in
-// all; release_cached_buffers() returns them to the OS.
+// all; release_cached() frees them.
 #pragma once
 #include <cstddef>
-#include <cstdlib>
+#include <cstdint>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -23,6 +23,7 @@ namespace pyrnn_bindings {
 
 class BufferPool {
  public:
+  static constexpr size_t kLine = 64;
   static constexpr size_t kHuge = size_t(2) << 20;  // a transparent huge page
   static constexpr size_t kMinCached = 2 * kHuge;
   static constexpr size_t kMaxBlocks = 16;
@@ -34,70 +35,70 @@ class BufferPool {
     return *pool;
   }
 
-  void* allocate(size_t bytes) {
-    if (bytes < kMinCached) return raw(bytes < 64 ? 64 : bytes, 64);
+  // `count` elements of `size` bytes; throws std::bad_alloc (also when the size overflows).
+  void* allocate(size_t count, size_t size) {
+    if (count == 0) count = 1;
+    if (count > (SIZE_MAX - kHuge) / size) throw std::bad_alloc();
+    size_t bytes = count * size;
+    if (bytes < kMinCached) return raw(bytes, kLine);
     bytes = (bytes + kHuge - 1) / kHuge * kHuge;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (size_t i = 0; i < free_.size(); ++i)
-        if (free_[i].bytes == bytes) {
-          void* p = free_[i].p;
-          cached_ -= bytes;
-          free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(i));
-          live_[p] = bytes;
-          return p;
-        }
+    std::lock_guard<std::mutex> lock(mu_);
+    live_.reserve(live_.size() + 1);  // may throw before anything changes hands
+    for (size_t i = 0; i < free_.size(); ++i)
+      if (free_[i].bytes == bytes) {
+        void* p = free_[i].p;
+        cached_ -= bytes;
+        free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(i));
+        live_.emplace(p, bytes);
+        return p;
+      }
+    void* p;
+    try {
+      p = raw(bytes, kHuge);
+    } catch (const std::bad_alloc&) {
+      drop_cached_locked();  // what we keep may be what the OS lacks
+      p = raw(bytes, kHuge);
     }
-    void* p = raw(bytes, kHuge);
 #ifdef MADV_HUGEPAGE
     madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure changes nothing
 #endif
-    std::lock_guard<std::mutex> lock(mu_);
-    live_[p] = bytes;
+    live_.emplace(p, bytes);
     return p;
   }
 
-  void release(void* p) {
+  // Runs from capsule destructors (CPython's deallocators): never throws.
+  void release(void* p) noexcept {
     if (!p) return;
-    std::vector<void*> drop;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      const auto it = live_.find(p);
-      if (it == live_.end()) {  // a small block
-        std::free(p);
-        return;
-      }
-      const size_t bytes = it->second;
-      live_.erase(it);
-      free_.push_back({p, bytes});
-      cached_ += bytes;
-      // Oldest first out, until within bounds.
-      while (free_.size() > kMaxBlocks || cached_ > kMaxBytes) {
-        drop.push_back(free_.front().p);
-        cached_ -= free_.front().bytes;
-        free_.erase(free_.begin());
-      }
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto it = live_.find(p);
+    if (it == live_.end()) {  // a small block
+      ::operator delete(p, std::align_val_t(kLine));
+      return;
     }
-    for (void* q : drop) std::free(q);
+    const size_t bytes = it->second;
+    live_.erase(it);
+    if (bytes > kMaxBytes) {
+      ::operator delete(p, std::align_val_t(kHuge));
+      return;
+    }
+    // free_ has room for kMaxBlocks + 1 (reserved at construction): push_back cannot
+    // reallocate, hence cannot throw.
+    free_.push_back({p, bytes});
+    cached_ += bytes;
+    while (free_.size() > kMaxBlocks || cached_ > kMaxBytes) {  // oldest first out
+      ::operator delete(free_.front().p, std::align_val_t(kHuge));
+      cached_ -= free_.front().bytes;
+      free_.erase(free_.begin());
+    }
   }
 
-  // Frees every kept block; returns the bytes released.
-  size_t release_cached() {
-    std::vector<Block> drop;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      drop.swap(free_);
-      cached_ = 0;
-    }
-    size_t n = 0;
-    for (const Block& b : drop) {
-      n += b.bytes;
-      std::free(b.p);
-    }
-    return n;
+  // Frees every kept block; returns the bytes freed.
+  size_t release_cached() noexcept {
+    std::lock_guard<std::mutex> lock(mu_);
+    return drop_cached_locked();
   }
 
-  size_t cached_bytes() {
+  size_t cached_bytes() noexcept {
     std::lock_guard<std::mutex> lock(mu_);
     return cached_;
   }
@@ -108,10 +109,18 @@ class BufferPool {
     size_t bytes;
   };
 
+  BufferPool() { free_.reserve(kMaxBlocks + 1); }
+
   static void* raw(size_t bytes, size_t align) {
-    void* p = nullptr;
-    if (posix_memalign(&p, align, bytes) != 0) throw std::bad_alloc();
-    return p;
+    return ::operator new(bytes, std::align_val_t(align));
+  }
+
+  size_t drop_cached_locked() noexcept {
+    const size_t n = cached_;
+    for (const Block& b : free_) ::operator delete(b.p, std::align_val_t(kHuge));
+    free_.clear();  // keeps the capacity
+    cached_ = 0;
+    return n;
   }
 
   std::mutex mu_;
@@ -122,9 +131,9 @@ class BufferPool {
 
 template <typename T>
 T* aligned_new(long long n) {
-  return static_cast<T*>(BufferPool::instance().allocate(size_t(n < 1 ? 1 : n) * sizeof(T)));
+  return static_cast<T*>(BufferPool::instance().allocate(n < 1 ? 1 : size_t(n), sizeof(T)));
 }
 
-inline void aligned_delete(void* p) { BufferPool::instance().release(p); }
+inline void aligned_delete(void* p) noexcept { BufferPool::instance().release(p); }
 
 }  // namespace pyrnn_bindings

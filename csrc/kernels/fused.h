@@ -9,9 +9,9 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "common.h"
+#include "scratch.h"
 
 namespace pyrnn {
 namespace PYRNN_TARGET_NS {
@@ -40,9 +40,12 @@ struct UnitBlocks {
 
 // Threads for a time loop: the recurrence needs a barrier per step, which only pays when
 // a step has enough work (parallel_min_work(), see threads.h).
+// The threshold was measured with AVX-512 (Zen 5, threads.cpp); the narrower targets did
+// half or less of the work between barriers, and on AVX2 (Zen 3) 8x that was the crossover.
 inline int loop_threads(int64_t fmas_per_step, int64_t blocks) {
   const int nt = get_num_threads();
-  if (fmas_per_step < parallel_min_work()) return 1;
+  const int64_t min_work = parallel_min_work() * (kVecRegisters >= 32 ? 1 : 8);
+  if (fmas_per_step < min_work) return 1;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nt, blocks)));
 }
 
@@ -143,8 +146,9 @@ inline void tile(int64_t K, const T* const* a, const T* panel, Epi&& epi,
       for (int v = 0; v < NV; ++v) acc[r][v] = VT::add(acc[r][v], acc2[r][v]);
   } else if (MR < NV) {
     // Keep the MR broadcasts live and stream the NV weight vectors: MR + 1 + MR*NV
-    // registers (LSTM 3 x 4: 16, where the other order needs 17 and spills). LSTM shape
-    // (a) inference, 1 thread, CPU time: 65 -> 82 GFLOP/s.
+    // registers (AVX2 LSTM 3 x 4: 16, where the other order needs 17 and spills). LSTM
+    // shape (a) inference, 1 thread, CPU time: 65 -> 82 GFLOP/s. (AVX-512 LSTM, 6 x 4,
+    // takes the branch below: 4 + 1 + 24 of 32 registers.)
     for (int64_t k = 0; k < K; ++k) {
       const T* p = panel + k * NV * VT::W;
       prefetch(p);
@@ -190,11 +194,8 @@ inline void tile_partial(int rows, int64_t K, const T* const* a, const T* panel,
 // step (the sizes do not change within a call).
 template <typename T>
 T* tile_sums(int64_t n) {
-  thread_local std::vector<T> buf;
-  constexpr int64_t pad = 64 / sizeof(T);
-  if (static_cast<int64_t>(buf.size()) < n + pad) buf.resize(n + pad);
-  const auto a = (reinterpret_cast<std::uintptr_t>(buf.data()) + 63) & ~std::uintptr_t(63);
-  return reinterpret_cast<T*>(a);
+  thread_local ScratchBuffer<T> buf;
+  return buf.get(static_cast<size_t>(n));
 }
 
 // Run `tile` over rows [0, M) in blocks of MR. row(i) gives row i's pointer; epi(i, acc)

@@ -322,6 +322,7 @@ int64_t gru_step_workspace_size(int64_t B, int64_t I, int64_t H) {
 
 template <typename T>
 void gru_pack(const CellWeights<T>& w, int64_t I, int64_t H, bool reset_after, T* packed) {
+  std::fill_n(packed, gru_packed_size(I, H), T(0));  // gaps and padding: deterministic
   const int64_t Hp = padded_units(H);
   gru_biases(w, H, packed);
   T* wih = packed + cache_line(6 * H);

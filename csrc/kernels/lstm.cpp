@@ -231,6 +231,7 @@ int64_t lstm_step_workspace_size(int64_t B, int64_t I, int64_t H) {
 
 template <typename T>
 void lstm_pack(const CellWeights<T>& w, int64_t I, int64_t H, T* packed) {
+  std::fill_n(packed, lstm_packed_size(I, H), T(0));  // gaps and padding: deterministic
   const int64_t Hp = padded_units(H);
   for (int64_t k = 0; k < G * H; ++k)
     packed[k] = (w.b_ih ? w.b_ih[k] : T(0)) + (w.b_hh ? w.b_hh[k] : T(0));

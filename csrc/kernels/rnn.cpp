@@ -1,6 +1,7 @@
 // Elman RNN (tanh or ReLU): forward over a sequence and BPTT, for one SIMD target.
 // Mirrors reference.rnn_forward / reference.rnn_backward. Time loops use fused.h; with a
-// single gate, a block of units is two vectors wide so that a tile still has 12 accumulators.
+// single gate, a block of units is two vectors wide so that a tile still has 12 accumulators
+// (24 on AVX-512, whose tiles take twice the rows).
 #include "fused.h"
 
 namespace pyrnn {
@@ -186,6 +187,7 @@ int64_t rnn_step_workspace_size(int64_t B, int64_t I, int64_t H) {
 
 template <typename T>
 void rnn_pack(const CellWeights<T>& w, int64_t I, int64_t H, T* packed) {
+  std::fill_n(packed, rnn_packed_size(I, H), T(0));  // gaps and padding: deterministic
   const int64_t Hp = padded_units(H);
   for (int64_t k = 0; k < H; ++k)
     packed[k] = (w.b_ih ? w.b_ih[k] : T(0)) + (w.b_hh ? w.b_hh[k] : T(0));

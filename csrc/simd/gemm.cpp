@@ -24,12 +24,12 @@
 
 #include "pyrnn/gemm.h"
 #include "pyrnn/threads.h"
+#include "scratch.h"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -276,9 +276,10 @@ struct VecPortable {
   }
 };
 
-// Register tile MR x NR (NR = 2 vectors) and cache blocks. The MR x NR accumulators take 12
-// of 16 vector registers. KC x NR B micro-panel (16 KB) stays in L1, the MC x KC block of A
-// (<= 240 KB) in L2, the KC x NC block of B in L3.
+// Register tile MR x NR (NR = 2 vectors) and cache blocks. AVX2: the 6 x 2 accumulators
+// take 12 of 16 vector registers and the KC x NR B micro-panel (16 KB) stays in L1;
+// AVX-512: 12 x 2 of 32, a 32 KB micro-panel. The MC x KC block of A (<= 240 KB) stays in
+// L2, the KC x NC block of B in L3.
 template <typename T>
 struct Target;
 #ifdef PYRNN_GEMM_AVX512
@@ -327,22 +328,15 @@ struct Target<double> {
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
-// Per-thread pack buffers, grown once and reused (64-byte aligned views).
+// Per-thread pack buffers, grown once and reused (64-byte aligned).
 template <typename T>
 struct Scratch {
-  std::vector<T> a, b;
+  ScratchBuffer<T> a, b;
 };
 template <typename T>
 Scratch<T>& scratch() {
   thread_local Scratch<T> s;
   return s;
-}
-template <typename T>
-T* aligned_view(std::vector<T>& v, size_t n) {
-  const size_t pad = 64 / sizeof(T);
-  if (v.size() < n + pad) v.resize(n + pad);
-  const auto p = reinterpret_cast<std::uintptr_t>(v.data());
-  return reinterpret_cast<T*>((p + 63) & ~std::uintptr_t(63));
 }
 
 // c[m,n] = alpha * t[m,n] + beta * c (c not read when beta == 0).
@@ -504,8 +498,8 @@ void gemm_blocked(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T a
   const int64_t ncs = std::min<int64_t>(round_up(N, NR), Tg::NC);
   const bool keepB = M > mcs;  // several MC blocks reuse each packed B panel
   Scratch<T>& s = scratch<T>();
-  T* Ap = aligned_view(s.a, static_cast<size_t>(mcs * kcs));
-  T* Bp = aligned_view(s.b, static_cast<size_t>((keepB ? ncs : NR) * kcs));
+  T* Ap = s.a.get(static_cast<size_t>(mcs * kcs));
+  T* Bp = s.b.get(static_cast<size_t>((keepB ? ncs : NR) * kcs));
 
   for (int64_t jc = 0; jc < N; jc += ncs) {
     const int64_t nc = std::min(ncs, N - jc);

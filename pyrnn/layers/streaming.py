@@ -18,6 +18,16 @@ Array = np.ndarray
 _CELL = {"RNN_TANH": "rnn", "RNN_RELU": "rnn", "LSTM": "lstm", "GRU": "gru"}
 
 
+def _aligned_zeros(shape, dtype) -> Array:
+    """Zeros whose data start on a 64-byte cache line (numpy guarantees 16): the step
+    kernels load and store whole vectors of these buffers."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape))
+    buf = np.zeros(n + 64 // dtype.itemsize, dtype)
+    off = (-buf.ctypes.data % 64) // dtype.itemsize
+    return buf[off:off + n].reshape(shape)
+
+
 class Stream:
     """One-step-at-a-time inference over a unidirectional RNN, LSTM or GRU layer.
 
@@ -52,9 +62,11 @@ class Stream:
                 self.cell, p[f"weight_ih_l{k}"], p[f"weight_hh_l{k}"], p.get(f"bias_ih_l{k}"),
                 p.get(f"bias_hh_l{k}"), self._reset_after))
             I = self.input_size if k == 0 else H
-            self._work.append(np.empty(_core.step_workspace_size(self.cell, B, I, H), self.dtype))
-        self.h = np.zeros((self.num_layers, B, H), self.dtype)
-        self.c = np.zeros((self.num_layers, B, H), self.dtype) if self.cell == "lstm" else None
+            self._work.append(_aligned_zeros(_core.step_workspace_size(self.cell, B, I, H),
+                                             self.dtype))
+        self.h = _aligned_zeros((self.num_layers, B, H), self.dtype)
+        self.c = _aligned_zeros((self.num_layers, B, H), self.dtype) if self.cell == "lstm" \
+            else None
 
     def step(self, x: Array) -> Array:
         """Advance every row one step: x (B, input_size) -> new h of the last layer (B, H)."""

@@ -151,13 +151,17 @@ int main() {
   // Shapes on both sides of gemm.cpp's internal switches: few-row paths (M <= 8 with B,
   // M <= 32 with B^T), several K blocks (K > 256), several M blocks (M > 240 float, 120
   // double), several N blocks (N > 4096 float, 2048 double), N = 1 with many rows, the
-  // engine's typical shapes, and enough work for 2 threads.
+  // engine's typical shapes, and enough work for 2 threads. (M = 13..23 and 47 are routed
+  // to the packed path only with B; with B^T, M <= 32 takes the dot-product path.)
   const int64_t shapes[][3] = {
       {1, 1000, 300},  {3, 1000, 300}, {8, 300, 70},   {9, 300, 70},    {16, 512, 130},
       {32, 512, 130},  {33, 512, 130}, {64, 512, 130}, {65, 300, 257},  {250, 300, 600},
       {500, 70, 40},   {1000, 1, 64},  {1000, 3, 40},  {2, 2, 5000},    {16, 4100, 20},
       {70, 4100, 9},   {1, 1, 1000},   {64, 1024, 256}, {200, 8, 513},  {7, 2049, 33},
-      {130, 2100, 17}};
+      {130, 2100, 17},
+      // every remainder of the 12-row AVX-512 microkernel (M = 13..23 after one full tile)
+      {13, 70, 40}, {14, 70, 40}, {15, 70, 40}, {18, 70, 40}, {19, 70, 40}, {22, 70, 40},
+      {23, 70, 40}, {47, 70, 300}};
   for (int t = 0; t < 4; ++t)
     for (const auto& s : shapes) {
       run_both({bool(t & 1), bool(t & 2), s[0], s[1], s[2], alphas[n % 3], betas[n % 3],

@@ -84,7 +84,8 @@ constexpr SimdTarget kAllTargets[] = {SimdTarget::generic, SimdTarget::avx2, Sim
 // one this CPU supports, unless PYRNN_SIMD=generic|avx2|avx512 names another.
 template <typename T>
 const KernelTable<T>& kernels();
-// The kernels of one supported target, whatever is active. Packed weights (<cell>_pack)
+// The kernels of target t, whatever is active (of the best supported one if this CPU
+// lacks t). Packed weights (<cell>_pack)
 // are laid out for the vector width of the target that packed them: step them with the
 // same table.
 template <typename T>

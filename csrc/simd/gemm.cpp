@@ -21,6 +21,14 @@
 //   64x256x1024            81   141      86     -     42           40          30
 //   1024x256x6400 A^T      81   167       -     -     42            -          31
 // (1x4096x1024 streams 16 MB of weights per call: memory bound. 1x512x128 stays on 1 thread.)
+//
+// AVX-512 target (12 x 32 float tile), measured 2026-12-01 on a 2-vCPU AMD EPYC Zen 5 guest
+// (quiet; `bench_gemm float 0.3`, wall clock), float GFLOP/s 1t / 2t, avx2 target alongside:
+//   512^3 202 / 384 (avx2 107 / 202); 6400x1024x256 B^T 219 / 402 (112 / 213);
+//   64x256x1024 178 / 314 (104 / 178); 1024x256x6400 A^T 175 / 320 (102 / 189).
+// The few-row B^T paths (dot products, M <= 32) gain little from 16 lanes: 16x1024x256 B^T
+// 119 / 215 against avx2's 110 / 202 (the horizontal sums cost more per product).
+// double keeps the AVX2 kernels on the avx512 target (float64 is the exact path).
 
 #include "pyrnn/gemm.h"
 #include "pyrnn/threads.h"

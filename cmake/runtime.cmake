@@ -34,12 +34,7 @@ add_library(pyrnn SHARED ${_pyrnn_objects})
 set_target_properties(pyrnn PROPERTIES
   VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}
   LINKER_LANGUAGE CXX EXPORT_NAME pyrnn)
-if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
-  target_link_options(pyrnn PRIVATE
-    "LINKER:--version-script=${CMAKE_CURRENT_SOURCE_DIR}/csrc/runtime/pyrnn.map")
-  set_property(TARGET pyrnn APPEND PROPERTY LINK_DEPENDS
-    ${CMAKE_CURRENT_SOURCE_DIR}/csrc/runtime/pyrnn.map)
-endif()
+pyrnn_export_only(pyrnn ${CMAKE_CURRENT_SOURCE_DIR}/csrc/runtime/pyrnn.map)
 if(OpenMP_CXX_FOUND)
   target_link_libraries(pyrnn PRIVATE OpenMP::OpenMP_CXX)
 endif()

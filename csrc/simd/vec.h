@@ -76,6 +76,48 @@ inline float tanh(float x) {
   }
   return std::copysign(r, x);
 }
+
+// The vector forms of exp, sigmoid and tanh above, written once over a vector type's
+// primitives (add, mul, fma, fnma, div, min, max, round, pow2, abs, copysign, select_lt):
+// the same polynomials and reductions, hence the same error bounds, on every target.
+template <typename VT>
+typename VT::V vexp(typename VT::V x) {
+  using V = typename VT::V;
+  x = VT::max(VT::set1(kExpLo), VT::min(VT::set1(kExpHi), x));  // NaN stays (x second)
+  const V n = VT::round(VT::mul(x, VT::set1(kLog2e)));
+  V r = VT::fnma(n, VT::set1(kLn2Hi), x);
+  r = VT::fnma(n, VT::set1(kLn2Lo), r);
+  V p = VT::set1(kE6);
+  p = VT::fma(p, r, VT::set1(kE5));
+  p = VT::fma(p, r, VT::set1(kE4));
+  p = VT::fma(p, r, VT::set1(kE3));
+  p = VT::fma(p, r, VT::set1(kE2));
+  p = VT::fma(VT::mul(p, r), r, VT::add(r, VT::set1(1.0f)));
+  return VT::mul(p, VT::pow2(n));
+}
+
+template <typename VT>
+typename VT::V vsigmoid(typename VT::V x) {
+  const auto one = VT::set1(1.0f);
+  return VT::div(one, VT::add(one, vexp<VT>(VT::sub(VT::zero(), x))));
+}
+
+template <typename VT>
+typename VT::V vtanh(typename VT::V x) {
+  using V = typename VT::V;
+  const V a = VT::abs(x), s = VT::mul(a, a);
+  V q = VT::set1(kT5);
+  q = VT::fma(q, s, VT::set1(kT4));
+  q = VT::fma(q, s, VT::set1(kT3));
+  q = VT::fma(q, s, VT::set1(kT2));
+  q = VT::fma(q, s, VT::set1(kT1));
+  q = VT::fma(q, s, VT::set1(kT0));
+  const V small = VT::fma(VT::mul(a, s), q, a);
+  const V one = VT::set1(1.0f), two = VT::set1(2.0f);
+  const V big = VT::sub(one, VT::div(two, VT::add(vexp<VT>(VT::mul(two, a)), one)));
+  // NaN compares false, so it takes `big`, which is NaN.
+  return VT::copysign(VT::select_lt(a, VT::set1(kTanhSmall), small, big), x);
+}
 }  // namespace fastmath
 
 template <typename T>
@@ -90,8 +132,7 @@ constexpr int kVecRegisters = 16;
 
 #ifdef PYRNN_VEC_AVX512
 
-// The same polynomials and reductions as the AVX2 code below, on 16 lanes; masks replace
-// blends and masked moves.
+// 16 lanes; masks replace blends and masked moves.
 template <>
 struct Vec<float> {
   using V = __m512;
@@ -116,46 +157,23 @@ struct Vec<float> {
   static V relu(V a) { return _mm512_mask_mov_ps(a, _mm512_cmp_ps_mask(a, zero(), _CMP_LT_OQ), zero()); }
   static V step(V h, V g) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(h, zero(), _CMP_GT_OQ), g); }
 
-  static V exp(V x) {
-    using namespace fastmath;
-    // min/max return their second operand when either is NaN: keep x second.
-    x = _mm512_max_ps(_mm512_set1_ps(kExpLo), _mm512_min_ps(_mm512_set1_ps(kExpHi), x));
-    const V n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    V r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
-    V p = _mm512_set1_ps(kE6);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kE5));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kE4));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kE3));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kE2));
-    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    const __m512i bits =
-        _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+  // Primitives of the shared activations below (fastmath::vexp, vsigmoid, vtanh).
+  // min/max return their second operand when either is NaN.
+  static V min(V a, V b) { return _mm512_min_ps(a, b); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V round(V x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V pow2(V n) {  // 2^n for integral n in the normal exponent range
+    return _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
   }
-  static V sigmoid(V x) {
-    const V one = _mm512_set1_ps(1.0f);
-    return _mm512_div_ps(one, _mm512_add_ps(one, exp(_mm512_sub_ps(zero(), x))));
+  static V abs(V x) { return _mm512_andnot_ps(_mm512_set1_ps(-0.0f), x); }
+  static V copysign(V r, V x) { return _mm512_or_ps(r, _mm512_and_ps(_mm512_set1_ps(-0.0f), x)); }
+  static V select_lt(V a, V b, V t, V f) {  // a < b (false for NaN) ? t : f
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), f, t);
   }
-  static V tanh(V x) {
-    using namespace fastmath;
-    const V sign = _mm512_set1_ps(-0.0f);
-    const V a = _mm512_andnot_ps(sign, x);
-    const V s = _mm512_mul_ps(a, a);
-    V q = _mm512_set1_ps(kT5);
-    q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(kT4));
-    q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(kT3));
-    q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(kT2));
-    q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(kT1));
-    q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(kT0));
-    const V small = _mm512_fmadd_ps(_mm512_mul_ps(a, s), q, a);
-    const V one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
-    const V big = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(exp(_mm512_mul_ps(two, a)), one)));
-    // NaN compares false, so it takes `big`, which is NaN.
-    const V r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(kTanhSmall), _CMP_LT_OQ), big, small);
-    return _mm512_or_ps(r, _mm512_and_ps(sign, x));
-  }
+  static V exp(V x) { return fastmath::vexp<Vec>(x); }
+  static V sigmoid(V x) { return fastmath::vsigmoid<Vec>(x); }
+  static V tanh(V x) { return fastmath::vtanh<Vec>(x); }
 };
 
 #elif defined(PYRNN_VEC_AVX2)
@@ -185,46 +203,21 @@ struct Vec<float> {
   static V relu(V a) { return _mm256_andnot_ps(_mm256_cmp_ps(a, zero(), _CMP_LT_OQ), a); }
   static V step(V h, V g) { return _mm256_and_ps(_mm256_cmp_ps(h, zero(), _CMP_GT_OQ), g); }
 
-  static V exp(V x) {
-    using namespace fastmath;
-    // min/max return their second operand when either is NaN: keep x second.
-    x = _mm256_max_ps(_mm256_set1_ps(kExpLo), _mm256_min_ps(_mm256_set1_ps(kExpHi), x));
-    const V n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
-                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    V r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
-    V p = _mm256_set1_ps(kE6);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kE5));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kE4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kE3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kE2));
-    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i bits =
-        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+  static V min(V a, V b) { return _mm256_min_ps(a, b); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  static V round(V x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V pow2(V n) {
+    return _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
   }
-  static V sigmoid(V x) {
-    const V one = _mm256_set1_ps(1.0f);
-    return _mm256_div_ps(one, _mm256_add_ps(one, exp(_mm256_sub_ps(zero(), x))));
+  static V abs(V x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
+  static V copysign(V r, V x) { return _mm256_or_ps(r, _mm256_and_ps(_mm256_set1_ps(-0.0f), x)); }
+  static V select_lt(V a, V b, V t, V f) {
+    return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_LT_OQ));
   }
-  static V tanh(V x) {
-    using namespace fastmath;
-    const V sign = _mm256_set1_ps(-0.0f);
-    const V a = _mm256_andnot_ps(sign, x);
-    const V s = _mm256_mul_ps(a, a);
-    V q = _mm256_set1_ps(kT5);
-    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(kT4));
-    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(kT3));
-    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(kT2));
-    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(kT1));
-    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(kT0));
-    const V small = _mm256_fmadd_ps(_mm256_mul_ps(a, s), q, a);
-    const V one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
-    const V big = _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(exp(_mm256_mul_ps(two, a)), one)));
-    // NaN compares false, so it takes `big`, which is NaN.
-    const V r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(a, _mm256_set1_ps(kTanhSmall), _CMP_LT_OQ));
-    return _mm256_or_ps(r, _mm256_and_ps(sign, x));
-  }
+  static V exp(V x) { return fastmath::vexp<Vec>(x); }
+  static V sigmoid(V x) { return fastmath::vsigmoid<Vec>(x); }
+  static V tanh(V x) { return fastmath::vtanh<Vec>(x); }
 };
 
 #endif  // PYRNN_VEC_AVX512 / PYRNN_VEC_AVX2

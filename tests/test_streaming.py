@@ -50,3 +50,24 @@ def test_stream_rejects_bad_input():
         s.step(np.zeros((3, 3), np.float32))
     with pytest.raises(TypeError, match="^x"):
         s.step(np.zeros((2, 3), np.float64))
+
+
+def test_stream_keeps_the_kernels_it_packed_for():
+    """Packed layouts follow the packing target's vector width (8 or 16 floats): a stream
+    made under one target and stepped after a switch must still give the same outputs."""
+    targets = pyrnn._core.available_simd_targets()
+    if len(targets) < 2:
+        pytest.skip("one SIMD target on this CPU")
+    layer = pyrnn.LSTM(20, 37, seed=4)
+    x = np.random.default_rng(5).standard_normal((6, 2, 20)).astype(np.float32)
+    with pyrnn.no_grad():
+        expected, _ = layer(x)
+    before = pyrnn._core.simd_target()
+    try:
+        pyrnn._core.set_simd_target(targets[-1])
+        stream = layer.stream(batch_size=2)
+        pyrnn._core.set_simd_target(targets[0])
+        got = np.stack([stream.step(x[t]).copy() for t in range(6)])
+    finally:
+        pyrnn._core.set_simd_target(before)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

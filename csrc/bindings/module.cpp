@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
-#include <new>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -439,17 +438,22 @@ struct Pack {
   }
 };
 
+pyrnn::SimdTarget parse_target(const std::string& name);
+
 // step(packed, x (B, I), h (B, H), c (B, H) or None, work) updates h (and c) in place.
+// target: the SIMD target that packed `packed` ("" = the active one); its kernels step it,
+// since the packed layout follows that target's vector width.
 template <typename T>
 struct Step {
   static void call(int cell, py::array packed, py::array x, py::array h, py::object c,
-                   py::array work, bool reset_after, const std::string& nonlinearity) {
+                   py::array work, bool reset_after, const std::string& nonlinearity,
+                   const std::string& target) {
     if (x.ndim() != 2 || x.shape(0) < 1 || x.shape(1) < 1)
       throw py::value_error("x: expected shape (B, I), got " + shape_str(shape_of(x)));
     if (h.ndim() != 2 || h.shape(1) < 1)
       throw py::value_error("h: expected shape (B, H), got " + shape_str(shape_of(h)));
     const int64_t B = x.shape(0), I = x.shape(1), H = h.shape(1);
-    const auto& k = kernels<T>();
+    const auto& k = target.empty() ? kernels<T>() : kernels<T>(parse_target(target));
     const int64_t n = cell == 0 ? k.rnn_packed_size(I, H)
                       : cell == 1 ? k.lstm_packed_size(I, H) : k.gru_packed_size(I, H);
     const int64_t nw = cell == 0 ? k.rnn_step_workspace_size(B, I, H)
@@ -722,12 +726,15 @@ PYBIND11_MODULE(_core, m) {
         arg("cell"), arg("B"), arg("I"), arg("H"));
   m.def("step_cell",
         [cell_id](const std::string& cell, py::array packed, py::array x, py::array h,
-                  py::object c, py::array work, bool reset_after, std::string nonlinearity) {
-          by_dtype<Step>(x, cell_id(cell), packed, x, h, c, work, reset_after, nonlinearity);
+                  py::object c, py::array work, bool reset_after, std::string nonlinearity,
+                  std::string target) {
+          by_dtype<Step>(x, cell_id(cell), packed, x, h, c, work, reset_after, nonlinearity,
+                         target);
         },
         arg("cell"), arg("packed"), arg("x"), arg("h"), arg("c"), arg("work"),
-        arg("reset_after") = true, arg("nonlinearity") = "tanh",
-        "One time step for B rows: h (and c) updated in place; no allocation");
+        arg("reset_after") = true, arg("nonlinearity") = "tanh", arg("target") = "",
+        "One time step for B rows: h (and c) updated in place; no allocation. target: the "
+        "SIMD target active when the weights were packed ('' = the active one)");
 
   m.def("set_num_threads", [](int n) {
     // Creating thousands of OpenMP threads can fail inside the runtime, which aborts.

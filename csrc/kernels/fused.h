@@ -9,6 +9,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "common.h"
 #include "scratch.h"
@@ -221,13 +222,14 @@ inline void tile_rows(int64_t M, int64_t K, const T* panel, RowPtr&& row, Epi&& 
       const T* p = panel + k0 * NV * VT::W;
       const T* cin = first ? nullptr : c;
       T* cout = last ? nullptr : c;
-      if (i0 == 0) {  // the first tile over this slice brings it in
-        if (rows == MR) tile<T, MR, NV, true>(kl, a, p, e, cin, cout);
-        else tile_partial<T, MR - 1, NV, true>(rows, kl, a, p, e, cin, cout);
-      } else {
-        if (rows == MR) tile<T, MR, NV>(kl, a, p, e, cin, cout);
-        else tile_partial<T, MR - 1, NV, false>(rows, kl, a, p, e, cin, cout);
-      }
+      auto run = [&](auto prefetch) {
+        constexpr bool PF = decltype(prefetch)::value;
+        if (rows == MR) tile<T, MR, NV, PF>(kl, a, p, e, cin, cout);
+        else tile_partial<T, MR - 1, NV, PF>(rows, kl, a, p, e, cin, cout);
+      };
+      // The first tile over this slice brings it in.
+      if (i0 == 0) run(std::true_type{});
+      else run(std::false_type{});
     }
     if (!sums) break;
   }

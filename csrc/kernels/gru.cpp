@@ -12,6 +12,11 @@ namespace pyrnn {
 namespace PYRNN_TARGET_NS {
 
 namespace {
+// Register-tile rows: reset-after r,z,n 4 x 3 vectors, Cho r,z 6 x 2 and n 8 x 1, the
+// backward products 6 x 2 (all doubled with AVX-512's 32 registers).
+constexpr int kRowsRzn = 4 * kTileRows, kRowsRz = 6 * kTileRows, kRowsN = 8 * kTileRows;
+constexpr int kRowsBack = 6 * kTileRows;
+
 struct GruForwardLayout {  // workspace offsets, in elements
   int64_t bias, wih, whh, whn, xp, h, rz, rh, end;
   GruForwardLayout(const SeqDims& d) {
@@ -91,7 +96,7 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
     if (w) pack_gru_blocks(*w, d.I, H, reset_after, u0, u1, wih, whh, whn);
     for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
       const int64_t n = std::min(chunk, steps - s0);
-      project_inputs<T, 4 * kTileRows, 3>(d, s0, n, x, wih, bias, 3, 1, u0, u1, xp);
+      project_inputs<T, kRowsRzn, 3>(d, s0, n, x, wih, bias, 3, 1, u0, u1, xp);
       for (int64_t s = s0; s < s0 + n; ++s) {
         const T* hp = hbuf + (s % 2) * B * H;
         T* hn = hbuf + ((s + 1) % 2) * B * H;
@@ -113,7 +118,7 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
           const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
           auto hrow = [&](int64_t b) { return hp + b * H; };
           if (reset_after) {
-            tile_rows<T, 4 * kTileRows, 3>(B, H, whh + u * H * 3 * Wv, hrow, [&](int64_t b, const V* acc) {
+            tile_rows<T, kRowsRzn, 3>(B, H, whh + u * H * 3 * Wv, hrow, [&](int64_t b, const V* acc) {
               const int64_t t = step_time(d, b, s);
               if (t < 0) {
                 VT::store(hn + b * H + j, VT::load(hp + b * H + j, m), m);
@@ -127,7 +132,7 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
               finish(b, t, j, m, r, z, nn, e);
             });
           } else {
-            tile_rows<T, 6 * kTileRows, 2>(B, H, whh + u * H * 2 * Wv, hrow, [&](int64_t b, const V* acc) {
+            tile_rows<T, kRowsRz, 2>(B, H, whh + u * H * 2 * Wv, hrow, [&](int64_t b, const V* acc) {
               const T* a = xrow(b, u);
               const auto r = VT::sigmoid(VT::add(acc[0], VT::load(a)));
               const auto z = VT::sigmoid(VT::add(acc[1], VT::load(a + Wv)));
@@ -142,7 +147,7 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
           for (int64_t u = u0; u < u1; ++u) {
             const int64_t j = u * Wv;
             const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
-            tile_rows<T, 8 * kTileRows, 1>(B, H, whn + u * H * Wv, [&](int64_t b) { return rh + b * H; },
+            tile_rows<T, kRowsN, 1>(B, H, whn + u * H * Wv, [&](int64_t b) { return rh + b * H; },
                                [&](int64_t b, const V* acc) {
                                  const int64_t t = step_time(d, b, s);
                                  if (t < 0) {
@@ -251,7 +256,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
       if (!reset_after) {
         // n = tanh(x_n + W_hn (r * h) + b_hn): d(r * h) = da_n W_hn, own units
         for (int64_t u = u0; u < u1; ++u) {
-          tile_rows<T, 6 * kTileRows, 2>(B, H, wbn + u * H * ub.width, [&](int64_t b) { return dn + b * H; },
+          tile_rows<T, kRowsBack, 2>(B, H, wbn + u * H * ub.width, [&](int64_t b) { return dn + b * H; },
                              [&](int64_t b, const V* acc) {
                                const int64_t t = step_time(d, b, s);
                                if (t < 0) return;
@@ -274,7 +279,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
       }
       // h_{t-1} feeds the recurrent pre-activations through W_hh: dh = dA W_hh + direct
       for (int64_t u = u0; u < u1; ++u) {
-        tile_rows<T, 6 * kTileRows, 2>(B, K, wb + u * K * ub.width, [&](int64_t b) { return dA + b * G; },
+        tile_rows<T, kRowsBack, 2>(B, K, wb + u * K * ub.width, [&](int64_t b) { return dA + b * G; },
                            [&](int64_t b, const V* acc) {
                              if (step_time(d, b, s) < 0) return;  // ended rows keep dh
                              for (int v = 0; v < 2; ++v) {
@@ -308,7 +313,8 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
 }
 
 // ---- streaming: weights packed once, then one step at a time ----
-// packed: [bias (6H, padded to a cache line) | W_ih blocks (3 Hp I) | W_hh blocks (3 Hp H, Cho: 2 Hp H) | W_hn (Cho)]
+// packed: [bias (6H, padded to a cache line) | W_ih blocks (3 Hp I) |
+//          W_hh blocks (3 Hp H, Cho: 2 Hp H) | W_hn (Cho)]
 int64_t gru_packed_size(int64_t I, int64_t H) {
   const int64_t Hp = padded_units(H);
   return cache_line(6 * H) + 3 * Hp * I + 3 * Hp * H + Hp * H;

@@ -10,6 +10,7 @@ namespace {
 constexpr int64_t G = 4;
 // 3 rows x 4 gate vectors = 12 accumulators of 16 registers (AVX-512: 6 rows, 24 of 32)
 constexpr int kMR = 3 * kTileRows;
+constexpr int kRowsBack = 6 * kTileRows;  // dh = dA W_hh: 6 rows x 2 vectors (AVX-512: 12)
 
 struct LstmForwardLayout {  // workspace offsets, in elements
   int64_t bias, wih, whh, xp, h, c, end;
@@ -194,7 +195,7 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
       // h_{t-1} feeds the gates through W_hh: dh = dA W_hh, own units, all gates.
       for (int64_t u = u0; u < u1; ++u) {
         const int64_t j = u * ub.width;
-        tile_rows<T, 6 * kTileRows, 2>(B, GH, wb + u * GH * ub.width, [&](int64_t b) { return dA + b * GH; },
+        tile_rows<T, kRowsBack, 2>(B, GH, wb + u * GH * ub.width, [&](int64_t b) { return dA + b * GH; },
                            [&](int64_t b, const typename VT::V* acc) {
                              if (step_time(d, b, s) < 0) return;  // ended rows keep dh
                              for (int v = 0; v < 2; ++v) {

@@ -8,6 +8,8 @@ namespace pyrnn {
 namespace PYRNN_TARGET_NS {
 
 namespace {
+constexpr int kRows = 6 * kTileRows;  // register-tile rows (x 2 vectors)
+
 struct RnnForwardLayout {  // workspace offsets, in elements
   int64_t bias, wih, whh, xp, h, end;
   RnnForwardLayout(const SeqDims& d) {
@@ -26,7 +28,8 @@ struct RnnBackwardLayout {
   RnnBackwardLayout(const SeqDims& d) {
     wb = 0;
     dA = cache_line(wb + d.H * padded_units(d.H));
-    dh = cache_line(dA + d.T * d.B * d.H);  // pre-activation gradients of every step, for the GEMMs after
+    // dA: pre-activation gradients of every step, for the GEMMs after the loop
+    dh = cache_line(dA + d.T * d.B * d.H);
     scratch = cache_line(dh + d.B * d.H);
     end = cache_line(scratch + std::max(d.B * d.H, masked_x_size(d)));
   }
@@ -60,12 +63,12 @@ static void rnn_loop(const SeqDims& d, Activation act, const CellWeights<T>* w, 
     }
     for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
       const int64_t n = std::min(chunk, steps - s0);
-      project_inputs<T, 6 * kTileRows, 2>(d, s0, n, x, wih, bias, 1, 2, u0, u1, xp);
+      project_inputs<T, kRows, 2>(d, s0, n, x, wih, bias, 1, 2, u0, u1, xp);
       for (int64_t s = s0; s < s0 + n; ++s) {
         const T* hp = hbuf + (s % 2) * B * H;
         T* hn = hbuf + ((s + 1) % 2) * B * H;
         for (int64_t u = u0; u < u1; ++u) {
-          tile_rows<T, 6 * kTileRows, 2>(
+          tile_rows<T, kRows, 2>(
               B, H, whh + u * H * ub.width, [&](int64_t b) { return hp + b * H; },
               [&](int64_t b, const V* acc) {
                 const int64_t t = step_time(d, b, s);
@@ -148,7 +151,7 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
 #pragma omp barrier
       // h_{t-1} feeds a through W_hh: dh = dA W_hh for own units; rows read dA in place.
       for (int64_t u = u0; u < u1; ++u) {
-        tile_rows<T, 6 * kTileRows, 2>(
+        tile_rows<T, kRows, 2>(
             B, H, wb + u * H * ub.width,
             [&](int64_t b) {
               const int64_t t = step_time(d, b, s);

@@ -53,7 +53,8 @@ class Stream:
         self._reset_after = bool(layer.reset_after)
         self._nonlinearity = layer.nonlinearity
         H, p = self.hidden_size, layer.params
-        # The packed layout follows the vector width of the SIMD target that packed it.
+        # The packed layout follows the vector width of the SIMD target that packed it:
+        # every step runs that target's kernels, whatever is active by then.
         self._target = _core.simd_target()
         self._packed = []
         self._work = []
@@ -76,15 +77,11 @@ class Stream:
         if x.shape != (self.batch_size, self.input_size):
             raise ValueError(f"x: expected shape (B, I) = {(self.batch_size, self.input_size)}, "
                              f"got {tuple(x.shape)}")
-        if _core.simd_target() != self._target:
-            raise RuntimeError(f"stream: its weights were packed for SIMD target "
-                               f"'{self._target}' but the active target is now "
-                               f"'{_core.simd_target()}'; make a new stream")
         inp = x if x.flags.c_contiguous else np.ascontiguousarray(x)
         for k in range(self.num_layers):
             _core.step_cell(self.cell, self._packed[k], inp, self.h[k],
                             None if self.c is None else self.c[k], self._work[k],
-                            self._reset_after, self._nonlinearity)
+                            self._reset_after, self._nonlinearity, self._target)
             inp = self.h[k]
         return inp
 

@@ -85,9 +85,8 @@ constexpr SimdTarget kAllTargets[] = {SimdTarget::generic, SimdTarget::avx2, Sim
 template <typename T>
 const KernelTable<T>& kernels();
 // The kernels of target t, whatever is active (of the best supported one if this CPU
-// lacks t). Packed weights (<cell>_pack)
-// are laid out for the vector width of the target that packed them: step them with the
-// same table.
+// lacks t). Packed weights (<cell>_pack) are laid out for the vector width of the target
+// that packed them: step them with the same table.
 template <typename T>
 const KernelTable<T>& kernels(SimdTarget t);
 

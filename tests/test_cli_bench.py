@@ -326,3 +326,33 @@ def test_capi_errors_raise_with_the_c_message():
         stream.time_steps(np.zeros((2, 4), np.float32), 0)
     with pytest.raises(ValueError, match="n: expected a thread count"):
         _core.capi_set_num_threads(0)
+
+
+def test_peak_probe_runs_numpy_at_the_requested_threads(monkeypatch):
+    # numpy's BLAS defaults to every CPU; a 1-thread peak must not be a 2-thread matmul,
+    # whether or not the reference framework (which also limits it) is compared.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    seen = []
+    matmul = np.matmul
+
+    def spy(*args, **kwargs):
+        seen.extend(info["num_threads"] for info in threadpoolctl.threadpool_info()
+                    if info["user_api"] == "blas")
+        return matmul(*args, **kwargs)
+
+    monkeypatch.setattr(bench.np, "matmul", spy)
+    peaks = bench.measure_gemm_peak("float32", 32, ["pyrnn"], 1, repeats=1)
+    assert seen and set(seen) == {1}
+    assert set(peaks) == {"pyrnn gemm", "numpy matmul", "best"}
+    assert peaks["best"] == max(peaks["pyrnn gemm"], peaks["numpy matmul"])
+
+
+def test_peak_probe_without_threadpoolctl_leaves_numpy_out_of_best(monkeypatch):
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import raises ImportError
+    monkeypatch.setattr(bench, "usable_cpus", lambda: 2)
+    peaks = bench.measure_gemm_peak("float32", 32, ["pyrnn"], 1, repeats=1)
+    assert set(peaks) == {"pyrnn gemm", "numpy matmul (threads not controlled)", "best"}
+    assert peaks["best"] == peaks["pyrnn gemm"]
+    # At every usable CPU numpy's default is the requested count: it counts again.
+    peaks = bench.measure_gemm_peak("float32", 32, ["pyrnn"], 2, repeats=1)
+    assert peaks["best"] == max(peaks["pyrnn gemm"], peaks["numpy matmul"])

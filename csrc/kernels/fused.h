@@ -40,13 +40,17 @@ struct UnitBlocks {
 };
 
 // Threads for a time loop: the recurrence needs a barrier per step, which only pays when
-// a step has enough work (parallel_min_work(), see threads.h).
-// The threshold was measured with AVX-512 (Zen 5, threads.cpp); the narrower targets did
-// half or less of the work between barriers, and on AVX2 (Zen 3) 8x that was the crossover.
-inline int loop_threads(int64_t fmas_per_step, int64_t blocks) {
+// a step has enough work (parallel_min_work(), see threads.h). The threshold was measured
+// with AVX-512 (Zen 5, threads.cpp). The narrower targets do less work per FMA
+// instruction: on AVX2 (Zen 3, 2 cores with 512 KB of L2 each) 2 threads took LSTM and
+// GRU of shape (d) (B=1, H=128: 65K and 49K FMAs a step) from 8.0-10.6 to 6.3-8.7 ms
+// (inference) and from 23-28 to 16-20 ms (LSTM training), RNN (16K) gained nothing: so 2x
+// the threshold there. A single step (streaming) opens a parallel region per call, which
+// costs several barriers: it keeps 8x on those targets.
+inline int loop_threads(int64_t fmas_per_step, int64_t blocks, int64_t steps) {
   const int nt = get_num_threads();
-  const int64_t min_work = parallel_min_work() * (kVecRegisters >= 32 ? 1 : 8);
-  if (fmas_per_step < min_work) return 1;
+  const int64_t scale = kVecRegisters >= 32 ? 1 : steps > 1 ? 2 : 8;
+  if (fmas_per_step < parallel_min_work() * scale) return 1;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nt, blocks)));
 }
 

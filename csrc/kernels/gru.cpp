@@ -88,7 +88,7 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
   const T* b_hn = bias + 5 * H;
   const UnitBlocks ub(H, Wv);
   const int64_t ldx = ub.count * 3 * Wv, chunk = projection_chunk(B, steps);
-  const int nt = loop_threads(B * 3 * H * H, ub.count);
+  const int nt = loop_threads(B * 3 * H * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id();
@@ -203,7 +203,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
   std::memcpy(dh, dh_n, B * H * sizeof(T));
   const UnitBlocks ub(H, 2 * Wv);
   const int64_t K = reset_after ? G : 2 * H;  // rows of W_hh that see h_{t-1}
-  const int nt = loop_threads(B * G * H, ub.count);
+  const int nt = loop_threads(B * G * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id();

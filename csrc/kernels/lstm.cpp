@@ -54,7 +54,7 @@ static void lstm_loop(const SeqDims& d, const CellWeights<T>* w, const T* bias, 
   const int64_t B = d.B, H = d.H, steps = max_length(d);
   const UnitBlocks ub(H, Wv);
   const int64_t ldx = ub.count * G * Wv, chunk = projection_chunk(B, steps);
-  const int nt = loop_threads(B * G * H * H, ub.count);
+  const int nt = loop_threads(B * G * H * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id();
@@ -146,7 +146,7 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
   std::memcpy(dh, dh_n, B * H * sizeof(T));
   std::memcpy(dc, dc_n, B * H * sizeof(T));
   const UnitBlocks ub(H, 2 * Wv);
-  const int nt = loop_threads(B * GH * H, ub.count);
+  const int nt = loop_threads(B * GH * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id();

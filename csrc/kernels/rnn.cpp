@@ -52,7 +52,7 @@ static void rnn_loop(const SeqDims& d, Activation act, const CellWeights<T>* w, 
   const bool is_tanh = act == Activation::tanh;
   const UnitBlocks ub(H, 2 * Wv);
   const int64_t ldx = ub.count * ub.width, chunk = projection_chunk(B, steps);
-  const int nt = loop_threads(B * H * H, ub.count);
+  const int nt = loop_threads(B * H * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id();
@@ -126,7 +126,7 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
   std::memcpy(dh, dh_n, B * H * sizeof(T));
   const bool is_tanh = act == Activation::tanh;
   const UnitBlocks ub(H, 2 * Wv);
-  const int nt = loop_threads(B * H * H, ub.count);
+  const int nt = loop_threads(B * H * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id();

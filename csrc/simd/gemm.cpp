@@ -301,9 +301,11 @@ struct Target<float> {
 #elif defined(PYRNN_GEMM_AVX2)
 // KC = 512 (a 32 KB B micro-panel, 12 KB A micro-panels streaming from L2) halves the
 // passes over C against KC = 256; MC = 144 keeps the A block at 288 KB of a 512 KB L2.
-// Zen 3, 1 thread, medians of 7 paired runs (GFLOP/s, KC,MC = 256,240 -> 512,144):
-// 6400x256x1024 (dx = dG W) 54 -> 70, 1024x256x6400 A^T (dW) 57 -> 65, 6400x1024x256 B^T
-// (input projection) 68 -> 74, 1024^3 61 -> 62, 2048^3 66 -> 68.
+// Zen 3, 1 thread, medians of 17 paired runs (GFLOP/s, KC,MC = 256,240 -> 512,144; the
+// new blocking faster in): 6400x256x1024 (dx = dG W_ih) 52 -> 64 (15 of 17),
+// 1024x256x6400 A^T (dW) 53 -> 56 (12), 6400x1024x256 B^T (input projection) 68 -> 72
+// (12), 1024^3 60 -> 60 (8), 2048^3 63 -> 61 (7). The shared L3 makes single runs vary
+// by 20%.
 template <>
 struct Target<float> {
   using VT = VecF32;

@@ -438,7 +438,11 @@ struct Pack {
   }
 };
 
-pyrnn::SimdTarget parse_target(const std::string& name);
+pyrnn::SimdTarget parse_target(const std::string& name) {
+  pyrnn::SimdTarget t;
+  if (pyrnn::parse_target_name(name.c_str(), &t)) return t;
+  throw py::value_error("target: expected 'generic', 'avx2' or 'avx512', got '" + name + "'");
+}
 
 // step(packed, x (B, I), h (B, H), c (B, H) or None, work) updates h (and c) in place.
 // target: the SIMD target that packed `packed` ("" = the active one); its kernels step it,
@@ -613,12 +617,6 @@ class CapiStream {
   int64_t next_row_ = 0;
   bool busy_ = false;
 };
-
-pyrnn::SimdTarget parse_target(const std::string& name) {
-  pyrnn::SimdTarget t;
-  if (pyrnn::parse_target_name(name.c_str(), &t)) return t;
-  throw py::value_error("target: expected 'generic', 'avx2' or 'avx512', got '" + name + "'");
-}
 
 }  // namespace
 

@@ -43,9 +43,9 @@ struct UnitBlocks {
 // a step has enough work (parallel_min_work(), see threads.h). The threshold was measured
 // with AVX-512 (Zen 5, threads.cpp). The narrower targets do less work per FMA
 // instruction: on AVX2 (Zen 3, 2 cores with 512 KB of L2 each) 2 threads took LSTM and
-// GRU of shape (d) (B=1, H=128: 65K and 49K FMAs a step) from 8.0-10.6 to 6.3-8.7 ms
-// (inference) and from 23-28 to 16-20 ms (LSTM training), RNN (16K) gained nothing: so 2x
-// the threshold there. A single step (streaming) opens a parallel region per call, which
+// GRU of shape (d) (B=1, H=128: 65K and 49K FMAs a step) from 7.0 to 4.4 and 5.2 to 3.3 ms
+// (inference), 17.6 to 12.1 and 13.5 to 8.8 ms (training; medians of 8 interleaved
+// rounds), RNN (16K) gained nothing: so 2x the threshold there. A single step (streaming) opens a parallel region per call, which
 // costs several barriers: it keeps 8x on those targets.
 inline int loop_threads(int64_t fmas_per_step, int64_t blocks, int64_t steps) {
   const int nt = get_num_threads();

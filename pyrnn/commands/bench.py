@@ -350,6 +350,16 @@ class PyrnnFramework(Framework):
         return Prepared(step, stream_result, pyrnn.no_grad)
 
 
+def blas_thread_limit(n: int) -> Any:
+    """numpy's BLAS limited to n threads until the returned threadpoolctl limiter is
+    restored (also a context manager); None when threadpoolctl is not installed."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    return threadpoolctl.threadpool_limits(limits=n, user_api="blas")
+
+
 class ReferenceFramework(PyrnnFramework):
     """The NumPy reference (pyrnn layers with ``backend='reference'``); BLAS threads are
     limited with threadpoolctl when it is installed."""
@@ -365,13 +375,11 @@ class ReferenceFramework(PyrnnFramework):
         return f"numpy {np.__version__}"
 
     def set_threads(self, n: int) -> str:
-        try:
-            import threadpoolctl
-        except ImportError:
-            return "numpy BLAS threads NOT controlled (pip install threadpoolctl)"
         if self._limiter is not None:
             self._limiter.restore_original_limits()
-        self._limiter = threadpoolctl.threadpool_limits(limits=n, user_api="blas")
+        self._limiter = blas_thread_limit(n)
+        if self._limiter is None:
+            return "numpy BLAS threads NOT controlled (pip install threadpoolctl)"
         return "threadpoolctl (numpy's BLAS)"
 
     def restore_threads(self) -> None:
@@ -787,32 +795,25 @@ def measure_gemm_peak(dtype: str, n: int, frameworks: Sequence[str], threads: in
     b = rng.standard_normal((n, n)).astype(dtype)
     c = np.empty((n, n), dtype)
     flops = 2.0 * n ** 3
-    try:
-        import threadpoolctl
-    except ImportError:
-        threadpoolctl = None
-    numpy_name = "numpy matmul"
-    if threadpoolctl is None and threads < usable_cpus():
-        numpy_name = "numpy matmul (threads not controlled)"
-
     calls: Dict[str, Callable[[], Any]] = {
         "pyrnn gemm": lambda: pyrnn._core.gemm(False, False, 1.0, a, b, 0.0, c),
-        numpy_name: lambda: np.matmul(a, b, out=c),
+        "numpy matmul": lambda: np.matmul(a, b, out=c),
     }
     if "torch" in frameworks:
         import torch
         ta, tb, tc = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(np.empty_like(c))
         calls["torch mm"] = lambda: torch.mm(ta, tb, out=tc)
     peaks = {}
+    excluded = None  # numpy's label when its threads could not be set
     for name, call in calls.items():
         time.sleep(COOL_DOWN_S)
-        limit = (threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
-                 if name == "numpy matmul" and threadpoolctl is not None
-                 else contextlib.nullcontext())
-        with limit:
+        limit = blas_thread_limit(threads) if name == "numpy matmul" else None
+        if name == "numpy matmul" and limit is None and threads < usable_cpus():
+            name = excluded = "numpy matmul (threads not controlled)"
+        with limit or contextlib.nullcontext():
             timing = time_calls(call, repeats=repeats, warmup=1, min_sample_s=0.05)
         peaks[name] = flops / min(timing.times) / 1e9
-    peaks["best"] = max(v for k, v in peaks.items() if "not controlled" not in k)
+    peaks["best"] = max(v for k, v in peaks.items() if k != excluded)
     return peaks
 
 

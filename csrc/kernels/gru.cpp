@@ -20,7 +20,7 @@ constexpr int kRowsBack = 6 * kTileRows;
 struct GruForwardLayout {  // workspace offsets, in elements
   int64_t bias, wih, whh, whn, xp, h, rz, rh, end;
   GruForwardLayout(const SeqDims& d) {
-    const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.T);
+    const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.I, d.T);
     bias = 0;                       // (3H) folded into the projection, then b_hn (H)
     wih = cache_line(bias + 2 * 3 * d.H);
     whh = cache_line(wih + 3 * Hp * d.I);       // reset_after: r, z, n rows; Cho: r, z rows
@@ -87,7 +87,7 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
   const int64_t B = d.B, H = d.H, steps = max_length(d);
   const T* b_hn = bias + 5 * H;
   const UnitBlocks ub(H, Wv);
-  const int64_t ldx = ub.count * 3 * Wv, chunk = projection_chunk(B, steps);
+  const int64_t ldx = ub.count * 3 * Wv, chunk = projection_chunk(B, d.I, steps);
   const int nt = loop_threads(B * 3 * H * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {

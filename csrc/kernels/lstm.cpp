@@ -15,7 +15,7 @@ constexpr int kRowsBack = 6 * kTileRows;  // dh = dA W_hh: 6 rows x 2 vectors (A
 struct LstmForwardLayout {  // workspace offsets, in elements
   int64_t bias, wih, whh, xp, h, c, end;
   LstmForwardLayout(const SeqDims& d) {
-    const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.T);
+    const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.I, d.T);
     bias = 0;
     wih = cache_line(bias + 2 * G * d.H);
     whh = cache_line(wih + G * Hp * d.I);
@@ -53,7 +53,7 @@ static void lstm_loop(const SeqDims& d, const CellWeights<T>* w, const T* bias, 
   constexpr int Wv = VT::W;
   const int64_t B = d.B, H = d.H, steps = max_length(d);
   const UnitBlocks ub(H, Wv);
-  const int64_t ldx = ub.count * G * Wv, chunk = projection_chunk(B, steps);
+  const int64_t ldx = ub.count * G * Wv, chunk = projection_chunk(B, d.I, steps);
   const int nt = loop_threads(B * G * H * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {

@@ -13,7 +13,7 @@ constexpr int kRows = 6 * kTileRows;  // register-tile rows (x 2 vectors)
 struct RnnForwardLayout {  // workspace offsets, in elements
   int64_t bias, wih, whh, xp, h, end;
   RnnForwardLayout(const SeqDims& d) {
-    const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.T);
+    const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.I, d.T);
     bias = 0;
     wih = cache_line(bias + 2 * d.H);
     whh = cache_line(wih + Hp * d.I);
@@ -51,7 +51,7 @@ static void rnn_loop(const SeqDims& d, Activation act, const CellWeights<T>* w, 
   const int64_t B = d.B, H = d.H, steps = max_length(d);
   const bool is_tanh = act == Activation::tanh;
   const UnitBlocks ub(H, 2 * Wv);
-  const int64_t ldx = ub.count * ub.width, chunk = projection_chunk(B, steps);
+  const int64_t ldx = ub.count * ub.width, chunk = projection_chunk(B, d.I, steps);
   const int nt = loop_threads(B * H * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {

@@ -1,4 +1,4 @@
-"""The measured peak the layer benchmarks are compared with: a large square sgemm with
+"""The GEMM figure `pyrnn bench` quotes beside the FMA peak: a large square sgemm with
 pyrnn's own GEMM and with numpy's matmul, at 1 and 2 threads (GFLOP/s in extra_info)."""
 from __future__ import annotations
 

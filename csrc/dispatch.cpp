@@ -1,11 +1,19 @@
 // The single place that picks a SIMD target: once, on first use, from the CPU's
 // features and the PYRNN_SIMD environment variable (generic | avx2 | avx512).
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
 #include "pyrnn/gemm.h"
 #include "pyrnn/kernels.h"
+#include "pyrnn/peak.h"
+#include "pyrnn/threads.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace pyrnn {
 namespace {
@@ -160,5 +168,53 @@ template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const fl
                           const float*, int64_t, float, float*, int64_t);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*,
                            int64_t, const double*, int64_t, double, double*, int64_t);
+
+template <typename T>
+double fma_peak_gflops(double seconds, int repeats) {
+  auto loop = &generic::fma_loop<T>;
+#ifdef PYRNN_HAVE_AVX512
+  if (active_target() == SimdTarget::avx512) loop = &avx512::fma_loop<T>;
+#endif
+#ifdef PYRNN_HAVE_AVX2
+  if (active_target() == SimdTarget::avx2) loop = &avx2::fma_loop<T>;
+#endif
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  // Iterations for `seconds`, from a short calibration run on this thread.
+  double sink = 0;
+  int64_t iters = 1 << 16;
+  for (;;) {
+    const auto t0 = Clock::now();
+    loop(iters, &sink);
+    const double dt = since(t0);
+    if (dt > 0.01 || iters > (int64_t(1) << 40)) {
+      iters = std::max<int64_t>(1, static_cast<int64_t>(iters * seconds / std::max(dt, 1e-9)));
+      break;
+    }
+    iters *= 4;
+  }
+  const int nt = get_num_threads();
+  double best = 0;
+  for (int r = 0; r < std::max(1, repeats); ++r) {
+    double flops = 0;
+    const auto t0 = Clock::now();
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) reduction(+ : flops, sink)
+#endif
+    {
+      double s = 0;
+      flops += loop(iters, &s);
+      sink += s;
+    }
+    best = std::max(best, flops / since(t0) / 1e9);
+  }
+  // sink is finite and positive by construction (see fma_loop); the comparison keeps it live.
+  return sink == sink ? best : 0.0;
+}
+
+template double fma_peak_gflops<float>(double, int);
+template double fma_peak_gflops<double>(double, int);
 
 }  // namespace pyrnn

@@ -3,6 +3,7 @@ a tiny end-to-end benchmark run whose table, JSON and result checks are verified
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -158,7 +159,12 @@ def test_tiny_run_prints_table_and_writes_json(tmp_path, capsys):
                 "load_before", "load_after", "peak", "results", "summary", "checks_ok"):
         assert key in report, key
     assert report["checks_ok"] is True and report["errors"] == []
-    assert report["peak"]["1"]["best"] > 0
+    peak = report["peak"]["1"]
+    assert peak["fma"] > 0 and peak["gemm"]["best"] > 0
+    for r in report["results"]:  # every % peak is of the FMA peak of its thread count
+        if r["status"] == "ok" and r["pct_peak"] is not None:
+            want = 100.0 * r["gflops"] / report["peak"][str(r["threads"])]["fma"]
+            assert r["pct_peak"] == pytest.approx(want, rel=1e-12)
     assert report["command"].startswith("pyrnn bench ")
 
     rows = report["results"]
@@ -326,6 +332,18 @@ def test_capi_errors_raise_with_the_c_message():
         stream.time_steps(np.zeros((2, 4), np.float32), 0)
     with pytest.raises(ValueError, match="n: expected a thread count"):
         _core.capi_set_num_threads(0)
+
+
+def test_fma_peak_probe():
+    gflops = pyrnn._core.fma_peak("float32", 0.01, 1)
+    assert math.isfinite(gflops) and gflops > 0
+    assert math.isfinite(pyrnn._core.fma_peak("float64", 0.01, 1))
+    for kwargs, match in [({"dtype": "float16"}, "dtype: expected 'float32' or 'float64', got 'float16'"),
+                          ({"seconds": 0.0}, "seconds: expected a duration in"),
+                          ({"seconds": float("nan")}, "seconds: expected a duration in"),
+                          ({"repeats": 0}, "repeats: expected at least 1, got 0")]:
+        with pytest.raises(ValueError, match=re.escape(match)):
+            pyrnn._core.fma_peak(**kwargs)
 
 
 def test_peak_probe_runs_numpy_at_the_requested_threads(monkeypatch):

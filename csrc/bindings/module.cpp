@@ -15,6 +15,7 @@
 #include "buffers.h"
 #include "pyrnn/gemm.h"
 #include "pyrnn/kernels.h"
+#include "pyrnn/peak.h"
 #include "pyrnn/pyrnn.h"
 #include "pyrnn/threads.h"
 
@@ -695,6 +696,24 @@ PYBIND11_MODULE(_core, m) {
            py::object C) { return by_dtype<Gemm>(A, transA, transB, alpha, A, B, beta, C); },
         arg("transA"), arg("transB"), arg("alpha"), arg("A"), arg("B"), arg("beta") = 0.0,
         arg("C") = none, "C = alpha op(A) op(B) + beta C (for tests and benchmarks)");
+
+  m.def("fma_peak",
+        [](const std::string& dtype, double seconds, int repeats) {
+          if (dtype != "float32" && dtype != "float64")
+            throw py::value_error("dtype: expected 'float32' or 'float64', got '" + dtype + "'");
+          if (!(seconds > 0) || seconds > 60)
+            throw py::value_error("seconds: expected a duration in (0, 60], got " +
+                                  std::to_string(seconds));
+          if (repeats < 1)
+            throw py::value_error("repeats: expected at least 1, got " + std::to_string(repeats));
+          py::gil_scoped_release nogil;
+          return dtype == "float32" ? pyrnn::fma_peak_gflops<float>(seconds, repeats)
+                                    : pyrnn::fma_peak_gflops<double>(seconds, repeats);
+        },
+        arg("dtype") = "float32", arg("seconds") = 0.1, arg("repeats") = 3,
+        "GFLOP/s of independent vector FMAs of the active SIMD target on every engine thread "
+        "at once (best of `repeats` runs of about `seconds`): the FMA peak pyrnn bench "
+        "measures % of peak against");
 
   m.def("activation",
         [](const std::string& name, py::array x) { return by_dtype<Activation>(x, name, x); },

@@ -25,6 +25,20 @@ def test_steps_equal_whole_sequence(mode, kwargs, dtype, H, simd_target, num_thr
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("mode,kwargs", CASES[:5], ids=lambda v: str(v))
+@pytest.mark.parametrize("B,I,H", [(13, 50, 37), (2, 70, 100)])
+def test_steps_equal_whole_sequence_wide(mode, kwargs, B, I, H, simd_target, num_threads):
+    # More rows than a register tile has (13 > 12), and K = I + H past the tile's k block
+    # (a step runs one pass over [x | h]), with several unit blocks per thread.
+    layer = getattr(pyrnn, mode)(I, H, seed=2, **kwargs)
+    x = np.random.default_rng(3).standard_normal((4, B, I)).astype(np.float32)
+    with pyrnn.no_grad():
+        expected, _ = layer(x)
+    stream = layer.stream(batch_size=B)
+    got = np.stack([stream.step(x[t]).copy() for t in range(4)])
+    np.testing.assert_allclose(got, expected, rtol=2e-5, atol=2e-5)
+
+
 def test_reset_and_independent_rows():
     layer = pyrnn.LSTM(4, 6, seed=0)
     x = np.random.default_rng(1).standard_normal((5, 2, 4)).astype(np.float32)

@@ -1,6 +1,7 @@
 // Per-step latency of the streaming kernels (<cell>_pack once, <cell>_step per step), B = 1,
 // I = H, against the time the step's FLOPs take at the single-core FMA peak.
-//   bench_step [peak_gflops=100] [seconds_per_case=0.5]
+//   bench_step [peak_gflops=measured] [seconds_per_case=0.5]
+// The peak is measured (pyrnn::fma_peak_gflops, the active target, 1 thread) unless given.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -9,17 +10,18 @@
 #include <vector>
 
 #include "pyrnn/kernels.h"
+#include "pyrnn/peak.h"
 #include "pyrnn/threads.h"
 
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
-  const double peak = argc > 1 ? std::atof(argv[1]) : 100.0;
-  const double seconds = argc > 2 ? std::atof(argv[2]) : 0.5;
   pyrnn::set_num_threads(1);
+  const double peak = argc > 1 ? std::atof(argv[1]) : pyrnn::fma_peak_gflops<float>(0.1, 3);
+  const double seconds = argc > 2 ? std::atof(argv[2]) : 0.5;
   const auto& k = pyrnn::kernels<float>();
-  std::printf("target %s, 1 thread, B = 1, I = H; median of 11 batches\n",
-              pyrnn::target_name(pyrnn::active_target()));
+  std::printf("target %s, 1 thread, B = 1, I = H; median of 11 batches; FMA peak %.0f GFLOP/s\n",
+              pyrnn::target_name(pyrnn::active_target()), peak);
   std::printf("%-5s %5s %12s %14s %8s\n", "cell", "H", "us/step", "peak us/step", "ratio");
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 0.1f);

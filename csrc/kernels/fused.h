@@ -64,30 +64,49 @@ inline int thread_id() {
 
 // Pack the rows of W (rows g*H + unit, K columns) of unit blocks [u0, u1) for G gates:
 //   out[u][k][g][s][lane] = W[(g*H + u*S*Wv + s*Wv + lane) * ldw + k],  0 past H,
-// where S vectors of Wv lanes make a block. Each block is K*G*S*Wv elements.
+// where S vectors of Wv lanes make a block. Each block is K*G*S*Wv elements;
+// pack_gate_block writes block u at o, pack_gate_rows blocks [u0, u1) at out + u * size.
 // A transpose, done in Wv x Wv blocks in registers (Vec::transpose) where a block is
 // whole, element by element at the edges. Element by element throughout, with each of
 // a block's rows a separate stream, LSTM (c) (32 MB of weights) spent 18 of a 102 ms
 // forward packing; blocked, a 16 MB matrix packs in about 1 ms (Zen 5, AVX-512).
 template <typename T>
+void pack_gate_block(const T* W, int64_t ldw, int64_t G, int64_t H, int64_t K, int S,
+                     int64_t u, T* o) {
+  constexpr int Wv = Vec<T>::W;
+  const int64_t bw = int64_t(S) * Wv, ld = G * bw, kfull = K / Wv * Wv;
+  for (int64_t g = 0; g < G; ++g)
+    for (int s = 0; s < S; ++s) {
+      const int64_t unit0 = u * bw + s * Wv;
+      const int64_t lanes = std::max<int64_t>(0, std::min<int64_t>(Wv, H - unit0));
+      const T* src = W + (g * H + unit0) * ldw;
+      T* dst = o + g * bw + s * Wv;
+      int64_t k = 0;
+      if (lanes == Wv)
+        for (; k < kfull; k += Wv) Vec<T>::transpose(src + k, ldw, dst + k * ld, ld);
+      for (; k < K; ++k)
+        for (int64_t l = 0; l < Wv; ++l) dst[k * ld + l] = l < lanes ? src[l * ldw + k] : T(0);
+    }
+}
+
+template <typename T>
 void pack_gate_rows(const T* W, int64_t ldw, int64_t G, int64_t H, int64_t K, int S,
                     int64_t u0, int64_t u1, T* out) {
-  constexpr int Wv = Vec<T>::W;
-  const int64_t bw = int64_t(S) * Wv, per = K * G * bw, ld = G * bw;
-  const int64_t kfull = K / Wv * Wv;
-  for (int64_t u = u0; u < u1; ++u) {
-    T* o = out + u * per;
-    for (int64_t g = 0; g < G; ++g)
-      for (int s = 0; s < S; ++s) {
-        const int64_t unit0 = u * bw + s * Wv, lanes = std::max<int64_t>(0, std::min<int64_t>(Wv, H - unit0));
-        const T* src = W + (g * H + unit0) * ldw;
-        T* dst = o + g * bw + s * Wv;
-        int64_t k = 0;
-        if (lanes == Wv)
-          for (; k < kfull; k += Wv) Vec<T>::transpose(src + k, ldw, dst + k * ld, ld);
-        for (; k < K; ++k)
-          for (int64_t l = 0; l < Wv; ++l) dst[k * ld + l] = l < lanes ? src[l * ldw + k] : T(0);
-      }
+  const int64_t per = K * G * S * Vec<T>::W;
+  for (int64_t u = u0; u < u1; ++u) pack_gate_block(W, ldw, G, H, K, S, u, out + u * per);
+}
+
+// Panels for single steps (streaming): per unit block, the rows of W_ih and then of W_hh,
+// one panel of K = I + H rows that a step runs over [x_b | h_b] in one pass, with no
+// separate input projection. Blocks of S vectors, (I + H) * G * S * Wv elements each.
+template <typename T>
+void pack_step_panels(const T* W_ih, const T* W_hh, int64_t G, int64_t H, int64_t I, int S,
+                      T* out) {
+  const int64_t bw = int64_t(S) * Vec<T>::W, count = ceil_div(H, bw);
+  for (int64_t u = 0; u < count; ++u) {
+    T* o = out + u * (I + H) * G * bw;
+    pack_gate_block(W_ih, I, G, H, I, S, u, o);
+    pack_gate_block(W_hh, H, G, H, H, S, u, o + I * G * bw);
   }
 }
 
@@ -246,6 +265,34 @@ inline void tile_rows(int64_t M, int64_t K, const T* panel, RowPtr&& row, Epi&& 
       else run(std::false_type{});
     }
     if (!sums) break;
+  }
+}
+
+// One step of B rows through pack_step_panels' panels: xh gets the rows [x_b | h_b]
+// (B x (I + H)), then each unit block runs one register tile over them and hands its
+// accumulators to epi(u, b, acc). The old h is read from xh only, so epi may write the new
+// h in place; threads own unit blocks and need no barrier. nt == 1 opens no OpenMP region.
+template <typename T, int MR, int NV, typename Epi>
+void run_step_panels(int64_t B, int64_t I, int64_t H, int S, const T* panels, const T* x,
+                     const T* h, T* xh, int nt, Epi&& epi) {
+  using VT = Vec<T>;
+  const int64_t K = I + H, bw = int64_t(S) * VT::W;
+  const UnitBlocks ub(H, bw);
+  for (int64_t b = 0; b < B; ++b) {
+    std::copy_n(x + b * I, I, xh + b * K);
+    std::copy_n(h + b * H, H, xh + b * K + I);
+  }
+  auto blocks = [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u)
+      tile_rows<T, MR, NV>(B, K, panels + u * K * NV * VT::W,
+                           [&](int64_t b) { return xh + b * K; },
+                           [&](int64_t b, const typename VT::V* acc) { epi(u, b, acc); });
+  };
+  if (nt <= 1) return blocks(0, ub.count);
+#pragma omp parallel num_threads(nt)
+  {
+    const int p = thread_id();
+    blocks(ub.begin(p, nt), ub.end(p, nt));
   }
 }
 

@@ -217,44 +217,46 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
 }
 
 // ---- streaming: weights packed once, then one step at a time ----
-// packed: [bias (4H, padded to a cache line) | W_ih blocks (4 Hp I) | W_hh blocks (4 Hp H)],
-// laid out as in forward.
+// packed: [bias (4H, padded to a cache line) | per unit block, W_ih rows then W_hh rows
+// (pack_step_panels, K = I + H)]. A step is one pass of the register tile over [x | h]:
+// no input projection pass, no barrier (run_step_panels).
 int64_t lstm_packed_size(int64_t I, int64_t H) {
   const int64_t Hp = padded_units(H);
   return cache_line(G * H) + G * Hp * I + G * Hp * H;
 }
 
-// xp (B, 4 Hp) + h (2, B, H) + out (B, H)
-int64_t lstm_step_workspace_size(int64_t B, int64_t I, int64_t H) {
-  (void)I;
-  return B * G * padded_units(H) + 3 * B * H;
-}
+// xh (B, I + H)
+int64_t lstm_step_workspace_size(int64_t B, int64_t I, int64_t H) { return B * (I + H); }
 
 template <typename T>
 void lstm_pack(const CellWeights<T>& w, int64_t I, int64_t H, T* packed) {
   std::fill_n(packed, lstm_packed_size(I, H), T(0));  // gaps and padding: deterministic
-  const int64_t Hp = padded_units(H);
   for (int64_t k = 0; k < G * H; ++k)
     packed[k] = (w.b_ih ? w.b_ih[k] : T(0)) + (w.b_hh ? w.b_hh[k] : T(0));
-  const UnitBlocks ub(H, Vec<T>::W);
-  pack_gate_rows(w.W_ih, I, G, H, I, 1, 0, ub.count, packed + cache_line(G * H));
-  pack_gate_rows(w.W_hh, H, G, H, H, 1, 0, ub.count, packed + cache_line(G * H) + G * Hp * I);
+  pack_step_panels(w.W_ih, w.W_hh, G, H, I, 1, packed + cache_line(G * H));
 }
 
 template <typename T>
 void lstm_step(const T* packed, int64_t B, int64_t I, int64_t H, const T* x, T* h, T* c,
                T* work) {
-  const int64_t Hp = padded_units(H);
-  const SeqDims d{1, B, I, H, nullptr, false};
-  T* xp = work;
-  T* hbuf = xp + B * G * Hp;
-  T* out = hbuf + 2 * B * H;
-  std::memcpy(hbuf, h, B * H * sizeof(T));
-  // The loop never writes through wih/whh when it is not asked to pack.
-  T* wih = const_cast<T*>(packed + cache_line(G * H));
-  T* whh = const_cast<T*>(packed + cache_line(G * H) + G * Hp * I);
-  lstm_loop<T>(d, nullptr, packed, wih, whh, x, hbuf, c, xp, out, nullptr, nullptr);
-  std::memcpy(h, hbuf + B * H, B * H * sizeof(T));
+  using VT = Vec<T>;
+  constexpr int Wv = VT::W;
+  const T* bias = packed;
+  const int nt = loop_threads(B * G * H * H, UnitBlocks(H, Wv).count, 1);
+  run_step_panels<T, kMR, G>(
+      B, I, H, 1, packed + cache_line(G * H), x, h, work, nt,
+      [&](int64_t u, int64_t b, const typename VT::V* acc) {
+        const int64_t j = u * Wv;
+        const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
+        const auto i = VT::sigmoid(VT::add(acc[0], VT::load(bias + j, m)));
+        const auto f = VT::sigmoid(VT::add(acc[1], VT::load(bias + H + j, m)));
+        const auto g = VT::tanh(VT::add(acc[2], VT::load(bias + 2 * H + j, m)));
+        const auto o = VT::sigmoid(VT::add(acc[3], VT::load(bias + 3 * H + j, m)));
+        T* cb = c + b * H + j;
+        const auto cn = VT::fma(f, VT::load(cb, m), VT::mul(i, g));
+        VT::store(cb, cn, m);
+        VT::store(h + b * H + j, VT::mul(o, VT::tanh(cn)), m);
+      });
 }
 
 template void lstm_forward<float>(const SeqDims&, const CellWeights<float>&, const float*,

@@ -176,42 +176,43 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
 }
 
 // ---- streaming: weights packed once, then one step at a time ----
-// packed: [bias (H, padded to a cache line) | W_ih blocks (Hp I) | W_hh blocks (Hp H)]
+// packed: [bias (H, padded to a cache line) | per block of 2 vectors of units, W_ih rows
+// then W_hh rows (pack_step_panels, K = I + H)]: a step is one tile pass over [x | h].
 int64_t rnn_packed_size(int64_t I, int64_t H) {
   const int64_t Hp = padded_units(H);
   return cache_line(H) + Hp * I + Hp * H;
 }
 
-// xp (B, Hp) + h (2, B, H) + out (B, H)
-int64_t rnn_step_workspace_size(int64_t B, int64_t I, int64_t H) {
-  (void)I;
-  return B * padded_units(H) + 3 * B * H;
-}
+// xh (B, I + H)
+int64_t rnn_step_workspace_size(int64_t B, int64_t I, int64_t H) { return B * (I + H); }
 
 template <typename T>
 void rnn_pack(const CellWeights<T>& w, int64_t I, int64_t H, T* packed) {
   std::fill_n(packed, rnn_packed_size(I, H), T(0));  // gaps and padding: deterministic
-  const int64_t Hp = padded_units(H);
   for (int64_t k = 0; k < H; ++k)
     packed[k] = (w.b_ih ? w.b_ih[k] : T(0)) + (w.b_hh ? w.b_hh[k] : T(0));
-  const int64_t blocks = UnitBlocks(H, 2 * Vec<T>::W).count;
-  pack_gate_rows(w.W_ih, I, 1, H, I, 2, 0, blocks, packed + cache_line(H));
-  pack_gate_rows(w.W_hh, H, 1, H, H, 2, 0, blocks, packed + cache_line(H) + Hp * I);
+  pack_step_panels(w.W_ih, w.W_hh, 1, H, I, 2, packed + cache_line(H));
 }
 
 template <typename T>
 void rnn_step(const T* packed, Activation act, int64_t B, int64_t I, int64_t H, const T* x, T* h,
               T* work) {
-  const int64_t Hp = padded_units(H);
-  const SeqDims d{1, B, I, H, nullptr, false};
-  T* xp = work;
-  T* hbuf = xp + B * Hp;
-  T* out = hbuf + 2 * B * H;
-  std::memcpy(hbuf, h, B * H * sizeof(T));
-  // The loop writes through the weight pointers only when asked to pack (w != nullptr).
-  T* wih = const_cast<T*>(packed + cache_line(H));
-  rnn_loop<T>(d, act, nullptr, packed, wih, wih + Hp * I, x, hbuf, xp, out);
-  std::memcpy(h, hbuf + B * H, B * H * sizeof(T));
+  using VT = Vec<T>;
+  constexpr int Wv = VT::W;
+  const bool is_tanh = act == Activation::tanh;
+  const T* bias = packed;
+  const int nt = loop_threads(B * H * H, UnitBlocks(H, 2 * Wv).count, 1);
+  run_step_panels<T, kRows, 2>(
+      B, I, H, 2, packed + cache_line(H), x, h, work, nt,
+      [&](int64_t u, int64_t b, const typename VT::V* acc) {
+        for (int v = 0; v < 2; ++v) {
+          const int64_t j = (2 * u + v) * Wv;
+          if (j >= H) break;
+          const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
+          const auto pre = VT::add(acc[v], VT::load(bias + j, m));
+          VT::store(h + b * H + j, is_tanh ? VT::tanh(pre) : VT::relu(pre), m);
+        }
+      });
 }
 
 template void rnn_forward<float>(const SeqDims&, Activation, const CellWeights<float>&,

@@ -45,11 +45,16 @@ struct UnitBlocks {
 // instruction: on AVX2 (Zen 3, 2 cores with 512 KB of L2 each) 2 threads took LSTM and
 // GRU of shape (d) (B=1, H=128: 65K and 49K FMAs a step) from 7.0 to 4.4 and 5.2 to 3.3 ms
 // (inference), 17.6 to 12.1 and 13.5 to 8.8 ms (training; medians of 8 interleaved
-// rounds), RNN (16K) gained nothing: so 2x the threshold there. A single step (streaming) opens a parallel region per call, which
-// costs several barriers: it keeps 8x on those targets.
+// rounds), RNN (16K) gained nothing: so 2x the threshold there.
+// A single step (streaming) pays for a whole OpenMP region (about 1 us for 2 threads) and
+// otherwise costs little since it runs in one pass (run_step_panels): 6x, on every target.
+// Zen 5, 2 threads forced vs 1 (B=1, I=H, Python stream, medians of 7 interleaved runs):
+// 1 thread won up to 65K FMAs (LSTM H=128 3.98 vs 3.99 us, RNN H=256 3.9 vs 4.5), 2 won
+// from 110K (GRU H=192 12.0 vs 7.0 us, LSTM H=192 13.1 vs 5.6), where the weights stop
+// fitting one core's L2.
 inline int loop_threads(int64_t fmas_per_step, int64_t blocks, int64_t steps) {
   const int nt = get_num_threads();
-  const int64_t scale = kVecRegisters >= 32 ? 1 : steps > 1 ? 2 : 8;
+  const int64_t scale = steps == 1 ? 6 : kVecRegisters >= 32 ? 1 : 2;
   if (fmas_per_step < parallel_min_work() * scale) return 1;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nt, blocks)));
 }

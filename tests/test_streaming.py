@@ -1,6 +1,8 @@
 """Streaming (one step at a time, state carried) equals running the whole sequence."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -60,10 +62,31 @@ def test_stream_rejects_bad_input():
     with pytest.raises(ValueError, match="^batch_size"):
         pyrnn.GRU(3, 4).stream(batch_size=0)
     s = pyrnn.GRU(3, 4).stream(batch_size=2)
-    with pytest.raises(ValueError, match="^x"):
+    with pytest.raises(ValueError, match=re.escape("x: expected shape (B, I) = (2, 3), got (3, 3)")):
         s.step(np.zeros((3, 3), np.float32))
-    with pytest.raises(TypeError, match="^x"):
+    with pytest.raises(ValueError, match=re.escape("x: expected shape (B, I) = (2, 3), got (6,)")):
+        s.step(np.zeros(6, np.float32))
+    with pytest.raises(TypeError, match=re.escape("x: expected a numpy float32 array (B, I) = "
+                                                  "(2, 3), got float64")):
         s.step(np.zeros((2, 3), np.float64))
+    with pytest.raises(TypeError, match=re.escape("got list")):
+        s.step([[0.0] * 3] * 2)
+    with pytest.raises(TypeError, match=re.escape("got >f4")):
+        s.step(np.zeros((2, 3), ">f4"))
+    assert np.all(s.state == 0)  # rejected steps changed nothing
+
+
+def test_stream_step_takes_strided_input_and_returns_its_own_buffer():
+    layer = pyrnn.LSTM(3, 5, num_layers=2, seed=0)
+    x = np.random.default_rng(0).standard_normal((4, 2, 6)).astype(np.float32)[:, :, ::2]
+    assert not x[0].flags.c_contiguous
+    with pyrnn.no_grad():
+        expected, _ = layer(np.ascontiguousarray(x))
+    s = layer.stream(batch_size=2)
+    outs = [s.step(x[t]) for t in range(4)]
+    assert all(o is outs[0] for o in outs)  # the stream's buffer, overwritten every step
+    np.testing.assert_allclose(outs[0], expected[-1], rtol=2e-5, atol=2e-5)
+    assert np.shares_memory(outs[0], s.state[0][1])
 
 
 def test_stream_keeps_the_kernels_it_packed_for():

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -445,36 +446,110 @@ pyrnn::SimdTarget parse_target(const std::string& name) {
   throw py::value_error("target: expected 'generic', 'avx2' or 'avx512', got '" + name + "'");
 }
 
-// step(packed, x (B, I), h (B, H), c (B, H) or None, work) updates h (and c) in place.
-// target: the SIMD target that packed `packed` ("" = the active one); its kernels step it,
-// since the packed layout follows that target's vector width.
-template <typename T>
-struct Step {
-  static void call(int cell, py::array packed, py::array x, py::array h, py::object c,
-                   py::array work, bool reset_after, const std::string& nonlinearity,
-                   const std::string& target) {
-    if (x.ndim() != 2 || x.shape(0) < 1 || x.shape(1) < 1)
-      throw py::value_error("x: expected shape (B, I), got " + shape_str(shape_of(x)));
-    if (h.ndim() != 2 || h.shape(1) < 1)
-      throw py::value_error("h: expected shape (B, H), got " + shape_str(shape_of(h)));
-    const int64_t B = x.shape(0), I = x.shape(1), H = h.shape(1);
-    const auto& k = target.empty() ? kernels<T>() : kernels<T>(parse_target(target));
-    const int64_t n = cell == 0 ? k.rnn_packed_size(I, H)
-                      : cell == 1 ? k.lstm_packed_size(I, H) : k.gru_packed_size(I, H);
-    const int64_t nw = cell == 0 ? k.rnn_step_workspace_size(B, I, H)
-                       : cell == 1 ? k.lstm_step_workspace_size(B, I, H)
-                                   : k.gru_step_workspace_size(B, I, H);
-    const T* pp = checked<T>(packed, "packed", {n}, "(packed_size(I, H),)");
-    const T* px = checked<T>(x, "x", {B, I}, "(B, I)");
-    T* ph = checked<T>(h, "h", {B, H}, "(B, H)", true);
-    T* pc = cell == 1 ? checked<T>(c, "c", {B, H}, "(B, H)", true) : nullptr;
-    T* pw = checked<T>(work, "work", {nw}, "(step_workspace_size(B, I, H),)", true);
-    const auto act = activation(nonlinearity);
-    py::gil_scoped_release nogil;
-    if (cell == 0) k.rnn_step(pp, act, B, I, H, px, ph, pw);
-    else if (cell == 1) k.lstm_step(pp, B, I, H, px, ph, pc, pw);
-    else k.gru_step(pp, reset_after, B, I, H, px, ph, pw);
+// ---- layer.stream(): every stacked layer of one step in one call ----
+// Holds the packed weights, the state (L, B, H) and the workspaces of a pyrnn Stream (the
+// Python object owns them too); step(x) checks x and runs the layers one after another,
+// layer k > 0 taking h of layer k - 1. No allocation for a contiguous x of the stream's
+// dtype; the result is the last layer's h, the same array object every step. target: the
+// SIMD target that packed the weights ("" = the active one); its kernels step them, since
+// the packed layout follows that target's vector width.
+class StreamSteps {
+ public:
+  StreamSteps(const std::string& cell, py::list packed, py::array h, py::object c,
+              py::list work, int64_t input_size, bool reset_after,
+              const std::string& nonlinearity, const std::string& target)
+      : h_(h), c_(c), reset_after_(reset_after), act_(activation(nonlinearity)),
+        target_(target.empty() ? pyrnn::active_target() : parse_target(target)) {
+    cell_ = cell == "rnn" ? 0 : cell == "lstm" ? 1 : cell == "gru" ? 2 : -1;
+    if (cell_ < 0) throw py::value_error("cell: expected 'rnn', 'lstm' or 'gru', got '" + cell + "'");
+    if (h.ndim() != 3) throw py::value_error("h: expected shape (L, B, H), got " + shape_str(shape_of(h)));
+    L_ = h.shape(0), B_ = h.shape(1), H_ = h.shape(2), I_ = input_size;
+    if (static_cast<int64_t>(packed.size()) != L_ || static_cast<int64_t>(work.size()) != L_)
+      throw py::value_error("packed, work: expected one array per layer (" + std::to_string(L_) + ")");
+    double_ = h.dtype().is(py::dtype::of<double>());
+    if (!double_ && !h.dtype().is(py::dtype::of<float>()))
+      throw py::type_error("h: expected dtype float32 or float64, got " + std::string(py::str(h.dtype())));
+    if ((cell_ == 1) == c.is_none()) throw py::value_error("c: expected the cell state of an LSTM, and only then");
+    for (int64_t k = 0; k < L_; ++k) {
+      packed_.push_back(py::reinterpret_borrow<py::array>(packed[k]));
+      work_.push_back(py::reinterpret_borrow<py::array>(work[k]));
+    }
+    if (double_) validate<double>(); else validate<float>();
+    last_ = h_.attr("__getitem__")(L_ - 1);  // a view of h, made once
   }
+
+  py::object step(py::handle xh) {
+    if (!py::isinstance<py::array>(xh)) bad_input(xh);
+    auto x = py::reinterpret_borrow<py::array>(xh);
+    const auto& want = double_ ? py::dtype::of<double>() : py::dtype::of<float>();
+    if (!x.dtype().is(want) || x.ndim() != 2 || x.shape(0) != B_ || x.shape(1) != I_) bad_input(xh);
+    if (!(x.flags() & py::array::c_style)) x = py::array::ensure(x, py::array::c_style);
+    if (double_) run<double>(x); else run<float>(x);
+    return last_;
+  }
+
+ private:
+  template <typename T>
+  void validate() {
+    const auto& k = kernels<T>(target_);
+    T* h = checked<T>(h_, "h", {L_, B_, H_}, "(L, B, H)", true);
+    (void)h;
+    if (cell_ == 1) checked<T>(py::reinterpret_borrow<py::array>(c_), "c", {L_, B_, H_}, "(L, B, H)", true);
+    for (int64_t l = 0; l < L_; ++l) {
+      const int64_t I = l == 0 ? I_ : H_;
+      const int64_t n = cell_ == 0 ? k.rnn_packed_size(I, H_)
+                        : cell_ == 1 ? k.lstm_packed_size(I, H_) : k.gru_packed_size(I, H_);
+      const int64_t nw = cell_ == 0 ? k.rnn_step_workspace_size(B_, I, H_)
+                         : cell_ == 1 ? k.lstm_step_workspace_size(B_, I, H_)
+                                      : k.gru_step_workspace_size(B_, I, H_);
+      checked<T>(packed_[l], "packed", {n}, "(packed_size(I, H),)");
+      checked<T>(work_[l], "work", {nw}, "(step_workspace_size(B, I, H),)", true);
+    }
+  }
+
+  template <typename T>
+  void run(const py::array& x) {
+    const auto& k = kernels<T>(target_);
+    T* h = static_cast<T*>(h_.mutable_data());
+    T* c = cell_ == 1 ? static_cast<T*>(py::reinterpret_borrow<py::array>(c_).mutable_data()) : nullptr;
+    const T* in = static_cast<const T*>(x.data());
+    // Other Python threads get the GIL for steps long enough to notice (releasing and
+    // taking it back costs about a tenth of a microsecond, a third of a small step).
+    std::optional<py::gil_scoped_release> nogil;
+    if (L_ * B_ * H_ * (I_ + H_) >= (int64_t(1) << 15)) nogil.emplace();
+    for (int64_t l = 0; l < L_; ++l) {
+      const int64_t I = l == 0 ? I_ : H_;
+      const T* pp = static_cast<const T*>(packed_[l].data());
+      T* pw = static_cast<T*>(work_[l].mutable_data());
+      T* hl = h + l * B_ * H_;
+      if (cell_ == 0) k.rnn_step(pp, act_, B_, I, H_, in, hl, pw);
+      else if (cell_ == 1) k.lstm_step(pp, B_, I, H_, in, hl, c + l * B_ * H_, pw);
+      else k.gru_step(pp, reset_after_, B_, I, H_, in, hl, pw);
+      in = hl;
+    }
+  }
+
+  [[noreturn]] void bad_input(py::handle x) const {
+    const char* dt = double_ ? "float64" : "float32";
+    const std::string want = "(B, I) = (" + std::to_string(B_) + ", " + std::to_string(I_) + ")";
+    if (!py::isinstance<py::array>(x))
+      throw py::type_error(std::string("x: expected a numpy ") + dt + " array " + want + ", got " +
+                           std::string(py::str(py::type::handle_of(x).attr("__name__"))));
+    auto a = py::reinterpret_borrow<py::array>(x);
+    if (!a.dtype().is(double_ ? py::dtype::of<double>() : py::dtype::of<float>()))
+      throw py::type_error(std::string("x: expected a numpy ") + dt + " array " + want + ", got " +
+                           std::string(py::str(a.dtype())));
+    throw py::value_error("x: expected shape " + want + ", got " + shape_str(shape_of(a)));
+  }
+
+  py::array h_;
+  py::object c_, last_;
+  std::vector<py::array> packed_, work_;
+  int cell_ = 0;
+  int64_t L_ = 0, B_ = 0, I_ = 0, H_ = 0;
+  bool double_ = false, reset_after_ = true;
+  pyrnn::Activation act_;
+  pyrnn::SimdTarget target_;
 };
 
 // ---- the C API (pyrnn.h), as an embedding application calls it ----
@@ -741,18 +816,6 @@ PYBIND11_MODULE(_core, m) {
                           : k.gru_step_workspace_size(B, I, H);
         },
         arg("cell"), arg("B"), arg("I"), arg("H"));
-  m.def("step_cell",
-        [cell_id](const std::string& cell, py::array packed, py::array x, py::array h,
-                  py::object c, py::array work, bool reset_after, std::string nonlinearity,
-                  std::string target) {
-          by_dtype<Step>(x, cell_id(cell), packed, x, h, c, work, reset_after, nonlinearity,
-                         target);
-        },
-        arg("cell"), arg("packed"), arg("x"), arg("h"), arg("c"), arg("work"),
-        arg("reset_after") = true, arg("nonlinearity") = "tanh", arg("target") = "",
-        "One time step for B rows: h (and c) updated in place; no allocation. target: the "
-        "SIMD target active when the weights were packed ('' = the active one)");
-
   m.def("set_num_threads", [](int n) {
     // Creating thousands of OpenMP threads can fail inside the runtime, which aborts.
     if (n < 1 || n > kMaxThreads)
@@ -794,6 +857,14 @@ PYBIND11_MODULE(_core, m) {
   }, arg("n"), "pyrnn_set_num_threads(n)");
   m.def("capi_get_num_threads", [] { return pyrnn_get_num_threads(); },
         "pyrnn_get_num_threads()");
+  py::class_<StreamSteps>(m, "StreamSteps",
+                          "The engine side of pyrnn's Stream: one step of every stacked layer per call")
+      .def(py::init<const std::string&, py::list, py::array, py::object, py::list, int64_t, bool,
+                    const std::string&, const std::string&>(),
+           arg("cell"), arg("packed"), arg("h"), arg("c"), arg("work"), arg("input_size"),
+           arg("reset_after") = true, arg("nonlinearity") = "tanh", arg("target") = "")
+      .def("step", &StreamSteps::step, arg("x"),
+           "x (B, I) -> h of the last layer (B, H), state updated in place");
   py::class_<CapiStream>(m, "CapiStream",
                          "One model (pyrnn_model_load_memory of a .pyrnn file's bytes) and one "
                          "pyrnn_state, stepped by pyrnn_step from C++ loops. float32 features "

@@ -68,22 +68,18 @@ class Stream:
         self.h = _aligned_zeros((self.num_layers, B, H), self.dtype)
         self.c = _aligned_zeros((self.num_layers, B, H), self.dtype) if self.cell == "lstm" \
             else None
+        # One engine call per step for all layers: a step of a small layer takes about as
+        # long as the Python around it.
+        self._steps = _core.StreamSteps(self.cell, self._packed, self.h, self.c, self._work,
+                                        self.input_size, self._reset_after,
+                                        self._nonlinearity, self._target)
 
     def step(self, x: Array) -> Array:
-        """Advance every row one step: x (B, input_size) -> new h of the last layer (B, H)."""
-        if not isinstance(x, np.ndarray) or x.dtype != self.dtype:
-            raise TypeError(f"x: expected a numpy {self.dtype} array (B, {self.input_size}), "
-                            f"got {getattr(x, 'dtype', type(x).__name__)}")
-        if x.shape != (self.batch_size, self.input_size):
-            raise ValueError(f"x: expected shape (B, I) = {(self.batch_size, self.input_size)}, "
-                             f"got {tuple(x.shape)}")
-        inp = x if x.flags.c_contiguous else np.ascontiguousarray(x)
-        for k in range(self.num_layers):
-            _core.step_cell(self.cell, self._packed[k], inp, self.h[k],
-                            None if self.c is None else self.c[k], self._work[k],
-                            self._reset_after, self._nonlinearity, self._target)
-            inp = self.h[k]
-        return inp
+        """Advance every row one step: x (B, input_size) -> new h of the last layer (B, H).
+
+        x must be a numpy array of the stream's dtype (TypeError otherwise) and shape
+        (ValueError); a non-contiguous one is copied first."""
+        return self._steps.step(x)
 
     def reset(self, rows: Optional[Union[int, Sequence[int]]] = None) -> None:
         """Zero the state of the given rows (all rows by default): new streams start there."""

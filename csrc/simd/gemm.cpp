@@ -286,17 +286,23 @@ struct VecPortable {
 
 // Register tile MR x NR (NR = 2 vectors) and cache blocks. AVX2: the 6 x 2 accumulators
 // take 12 of 16 vector registers and the KC x NR B micro-panel (32 KB) stays in L1;
-// AVX-512: 12 x 2 of 32, a 32 KB micro-panel. The MC x KC block of A (<= 288 KB) stays in
-// L2, the KC x NC block of B in L3.
+// AVX-512: 12 x 2 of 32, a 64 KB micro-panel streaming from L2 (below). The MC x KC block
+// of A (<= 288 KB) stays in L2, the KC x NC block of B in L3.
 template <typename T>
 struct Target;
 #ifdef PYRNN_GEMM_AVX512
-// 32 zmm registers: 12 x 2 accumulators + 2 B vectors + a broadcast. The 256 x 32 B
-// micro-panel is 32 KB (L1 is 32-48 KB on AVX-512 Zen and Intel cores).
+// 32 zmm registers: 12 x 2 accumulators + 2 B vectors + a broadcast. KC = 512 makes the
+// B micro-panel 64 KB, more than L1 (48 KB on Zen 5): it streams from L2 with the A
+// micro-panels (15 bytes a cycle at peak, a quarter of L2's bandwidth), and the passes
+// over C halve. MC = 120 keeps the A block at 240 KB. Zen 5, 1 thread, medians of 5
+// interleaved runs (GFLOP/s, KC,MC = 256,240 -> 512,120): 6400x256x1024 (dx = dG W_ih,
+// LSTM (a)) 152 -> 178, 6400x128x2048 (dx, (b)) 132 -> 138, 1024x256x6400 A^T (dW, (a))
+// 181 -> 188, 2048x512x6400 A^T (dW_hh, (b)) 187 -> 204, 6400x1024x256 B^T (input
+// projection) 214 -> 223, 1024^3 208 -> 214. (KC,MC = 512,240 and 384,160: in between.)
 template <>
 struct Target<float> {
   using VT = VecF32x16;
-  static constexpr int MR = 12, KC = 256, KC_ROWS = 8, MC = 240, NC = 4096;
+  static constexpr int MR = 12, KC = 512, KC_ROWS = 8, MC = 120, NC = 4096;
 };
 #elif defined(PYRNN_GEMM_AVX2)
 // KC = 512 (a 32 KB B micro-panel, 12 KB A micro-panels streaming from L2) halves the

@@ -225,8 +225,10 @@ int64_t lstm_packed_size(int64_t I, int64_t H) {
   return cache_line(G * H) + G * Hp * I + G * Hp * H;
 }
 
-// xh (B, I + H)
-int64_t lstm_step_workspace_size(int64_t B, int64_t I, int64_t H) { return B * (I + H); }
+// xh (B, I + H) + pre-activations (B, 4 Hp)
+int64_t lstm_step_workspace_size(int64_t B, int64_t I, int64_t H) {
+  return step_panels_workspace(B, I, H, G);
+}
 
 template <typename T>
 void lstm_pack(const CellWeights<T>& w, int64_t I, int64_t H, T* packed) {
@@ -244,14 +246,14 @@ void lstm_step(const T* packed, int64_t B, int64_t I, int64_t H, const T* x, T* 
   const T* bias = packed;
   const int nt = loop_threads(B * G * H * H, UnitBlocks(H, Wv).count, 1);
   run_step_panels<T, kMR, G>(
-      B, I, H, 1, packed + cache_line(G * H), x, h, work, nt,
-      [&](int64_t u, int64_t b, const typename VT::V* acc) {
+      B, I, H, 1, packed + cache_line(G * H), x, h, work,
+      work + cache_line(B * (I + H)), nt, [&](int64_t b, int64_t u, const T* p) {
         const int64_t j = u * Wv;
         const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
-        const auto i = VT::sigmoid(VT::add(acc[0], VT::load(bias + j, m)));
-        const auto f = VT::sigmoid(VT::add(acc[1], VT::load(bias + H + j, m)));
-        const auto g = VT::tanh(VT::add(acc[2], VT::load(bias + 2 * H + j, m)));
-        const auto o = VT::sigmoid(VT::add(acc[3], VT::load(bias + 3 * H + j, m)));
+        const auto i = VT::sigmoid(VT::add(VT::load(p), VT::load(bias + j, m)));
+        const auto f = VT::sigmoid(VT::add(VT::load(p + Wv), VT::load(bias + H + j, m)));
+        const auto g = VT::tanh(VT::add(VT::load(p + 2 * Wv), VT::load(bias + 2 * H + j, m)));
+        const auto o = VT::sigmoid(VT::add(VT::load(p + 3 * Wv), VT::load(bias + 3 * H + j, m)));
         T* cb = c + b * H + j;
         const auto cn = VT::fma(f, VT::load(cb, m), VT::mul(i, g));
         VT::store(cb, cn, m);

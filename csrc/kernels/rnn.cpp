@@ -183,8 +183,10 @@ int64_t rnn_packed_size(int64_t I, int64_t H) {
   return cache_line(H) + Hp * I + Hp * H;
 }
 
-// xh (B, I + H)
-int64_t rnn_step_workspace_size(int64_t B, int64_t I, int64_t H) { return B * (I + H); }
+// xh (B, I + H) + pre-activations (B, Hp)
+int64_t rnn_step_workspace_size(int64_t B, int64_t I, int64_t H) {
+  return step_panels_workspace(B, I, H, 1);
+}
 
 template <typename T>
 void rnn_pack(const CellWeights<T>& w, int64_t I, int64_t H, T* packed) {
@@ -203,13 +205,13 @@ void rnn_step(const T* packed, Activation act, int64_t B, int64_t I, int64_t H, 
   const T* bias = packed;
   const int nt = loop_threads(B * H * H, UnitBlocks(H, 2 * Wv).count, 1);
   run_step_panels<T, kRows, 2>(
-      B, I, H, 2, packed + cache_line(H), x, h, work, nt,
-      [&](int64_t u, int64_t b, const typename VT::V* acc) {
+      B, I, H, 2, packed + cache_line(H), x, h, work, work + cache_line(B * (I + H)), nt,
+      [&](int64_t b, int64_t u, const T* p) {
         for (int v = 0; v < 2; ++v) {
           const int64_t j = (2 * u + v) * Wv;
           if (j >= H) break;
           const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
-          const auto pre = VT::add(acc[v], VT::load(bias + j, m));
+          const auto pre = VT::add(VT::load(p + v * Wv), VT::load(bias + j, m));
           VT::store(h + b * H + j, is_tanh ? VT::tanh(pre) : VT::relu(pre), m);
         }
       });

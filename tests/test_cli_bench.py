@@ -161,6 +161,8 @@ def test_tiny_run_prints_table_and_writes_json(tmp_path, capsys):
     assert report["checks_ok"] is True and report["errors"] == []
     peak = report["peak"]["1"]
     assert peak["fma"] > 0 and peak["gemm"]["best"] > 0
+    # probed before and after the cases; a busy moment in one must not set the peak
+    assert len(peak["fma_probes"]) == 2 and peak["fma"] == max(peak["fma_probes"])
     for r in report["results"]:  # every % peak is of the FMA peak of its thread count
         if r["status"] == "ok" and r["pct_peak"] is not None:
             want = 100.0 * r["gflops"] / report["peak"][str(r["threads"])]["fma"]

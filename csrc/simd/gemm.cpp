@@ -33,6 +33,7 @@
 #include "pyrnn/gemm.h"
 #include "pyrnn/threads.h"
 #include "scratch.h"
+#include "transpose.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -98,22 +99,7 @@ struct VecF32 {
   }
   // dst row q (stride ldd) = src column q, for a W x W block (src row stride lds).
   static void transpose(const T* src, int64_t lds, T* dst, int64_t ldd) {
-    __m256 r[8], t[8], s[8];
-    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
-    for (int i = 0; i < 8; i += 2) {
-      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-      s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-      s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-      s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-      s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; ++i) {
-      _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(s[i], s[i + 4], 0x20));
-      _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(s[i], s[i + 4], 0x31));
-    }
+    transpose8x8(src, lds, dst, ldd);
   }
 };
 
@@ -142,20 +128,13 @@ struct VecF64 {
                                         _mm256_permute2f128_pd(ab, cd, 0x31)));
   }
   static void transpose(const T* src, int64_t lds, T* dst, int64_t ldd) {
-    const __m256d r0 = _mm256_loadu_pd(src), r1 = _mm256_loadu_pd(src + lds);
-    const __m256d r2 = _mm256_loadu_pd(src + 2 * lds), r3 = _mm256_loadu_pd(src + 3 * lds);
-    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
-    const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-    _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));
-    _mm256_storeu_pd(dst + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
-    _mm256_storeu_pd(dst + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
-    _mm256_storeu_pd(dst + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+    transpose4x4(src, lds, dst, ldd);
   }
 };
 #endif
 
 #ifdef PYRNN_GEMM_AVX512
-// 16 floats; the 16 x 16 transpose is four 8 x 8 AVX2 ones.
+// 16 floats.
 struct VecF32x16 {
   using T = float;
   using V = __m512;
@@ -180,9 +159,7 @@ struct VecF32x16 {
     VecF32::hsum4(fold(a), fold(b), fold(c), fold(d), out);
   }
   static void transpose(const T* src, int64_t lds, T* dst, int64_t ldd) {
-    for (int i0 = 0; i0 < 16; i0 += 8)
-      for (int q0 = 0; q0 < 16; q0 += 8)
-        VecF32::transpose(src + i0 * lds + q0, lds, dst + q0 * ldd + i0, ldd);
+    transpose16x16(src, lds, dst, ldd);
   }
 };
 #endif

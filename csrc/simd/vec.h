@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "transpose.h"
+
 #if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__) && defined(__FMA__)
 #include <immintrin.h>
 #define PYRNN_VEC_AVX512 1
@@ -174,30 +176,9 @@ struct Vec<float> {
   static V exp(V x) { return fastmath::vexp<Vec>(x); }
   static V sigmoid(V x) { return fastmath::vsigmoid<Vec>(x); }
   static V tanh(V x) { return fastmath::vtanh<Vec>(x); }
-  // dst[k * ldd + l] = src[l * lds + k] for a W x W block (unpack, then in-lane and
-  // cross-lane shuffles; 64 shuffles per 256 floats).
+  // dst[k * ldd + l] = src[l * lds + k] for a W x W block.
   static void transpose(const float* src, int64_t lds, float* dst, int64_t ldd) {
-    V r[16], t[16];
-    for (int l = 0; l < 16; ++l) r[l] = load(src + l * lds);
-    for (int i = 0; i < 8; ++i) {
-      t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-      t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    // r[4i + j], 128-bit lane L: column 4L + j of rows 4i .. 4i + 3
-    for (int i = 0; i < 4; ++i) {
-      r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-      r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-      r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-      r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int j = 0; j < 4; ++j) {
-      const V a = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), b = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
-      const V c = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88), d = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
-      store(dst + j * ldd, _mm512_shuffle_f32x4(a, c, 0x88));
-      store(dst + (4 + j) * ldd, _mm512_shuffle_f32x4(b, d, 0x88));
-      store(dst + (8 + j) * ldd, _mm512_shuffle_f32x4(a, c, 0xDD));
-      store(dst + (12 + j) * ldd, _mm512_shuffle_f32x4(b, d, 0xDD));
-    }
+    transpose16x16(src, lds, dst, ldd);
   }
 };
 
@@ -245,23 +226,7 @@ struct Vec<float> {
   static V tanh(V x) { return fastmath::vtanh<Vec>(x); }
   // dst[k * ldd + l] = src[l * lds + k] for a W x W block.
   static void transpose(const float* src, int64_t lds, float* dst, int64_t ldd) {
-    V r[8], t[8];
-    for (int l = 0; l < 8; ++l) r[l] = load(src + l * lds);
-    for (int i = 0; i < 4; ++i) {
-      t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-      t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    // r[4i + j], 128-bit lane L: column 4L + j of rows 4i .. 4i + 3
-    for (int i = 0; i < 2; ++i) {
-      r[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-      r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-      r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-      r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int j = 0; j < 4; ++j) {
-      store(dst + j * ldd, _mm256_permute2f128_ps(r[j], r[4 + j], 0x20));
-      store(dst + (4 + j) * ldd, _mm256_permute2f128_ps(r[j], r[4 + j], 0x31));
-    }
+    transpose8x8(src, lds, dst, ldd);
   }
 };
 

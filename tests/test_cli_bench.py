@@ -211,6 +211,21 @@ def test_failed_check_gives_exit_1(monkeypatch, capsys):
     assert "FAIL" in out and "FAILED" in out
 
 
+def test_pct_peak_is_of_the_better_fma_probe(monkeypatch, tmp_path):
+    # The probe runs before and after the cases; every % peak is of the higher one, even
+    # when the first (taken while the rows were timed) was the lower.
+    probes = iter([100.0, 200.0])
+    monkeypatch.setattr(bench, "measure_fma_peak", lambda dtype: next(probes))
+    path = tmp_path / "r.json"
+    assert cli.main(["bench", *TINY, "--cells", "rnn", "--modes", "inference",
+                     "--compare", "none", "--json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    assert report["peak"]["1"]["fma"] == 200.0
+    assert report["peak"]["1"]["fma_probes"] == [100.0, 200.0]
+    row = next(r for r in report["results"] if r["framework"] == "pyrnn")
+    assert row["pct_peak"] == pytest.approx(100.0 * row["gflops"] / 200.0, rel=1e-12)
+
+
 def test_onnx_gate_permutation():
     onnx = pytest.importorskip("onnx")
     from onnx import numpy_helper

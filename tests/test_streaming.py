@@ -108,3 +108,20 @@ def test_stream_keeps_the_kernels_it_packed_for():
     finally:
         pyrnn._core.set_simd_target(before)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_equal_dtype_objects_are_accepted():
+    # numpy hands out equal dtypes that are different objects (an unpickled array's, as
+    # multiprocessing passes them); the engine must take them, and refuse swapped bytes.
+    import pickle
+    layer = pyrnn.GRU(3, 4, seed=0)
+    x = pickle.loads(pickle.dumps(np.ones((2, 1, 3), np.float32)))
+    assert x.dtype is not np.dtype(np.float32) and x.dtype == np.float32
+    with pyrnn.no_grad():
+        out, _ = layer(x)
+        want, _ = layer(np.ones((2, 1, 3), np.float32))
+    np.testing.assert_array_equal(out, want)
+    s = layer.stream()
+    np.testing.assert_array_equal(s.step(x[0]), want[0])
+    with pytest.raises(TypeError, match=re.escape("got >f4")):
+        s.step(np.ones((1, 3), ">f4"))

@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "buffers.h"
@@ -44,6 +45,22 @@ const char* dtype_name() {
   return sizeof(T) == 4 ? "float32" : "float64";
 }
 
+// a's dtype is T's, natively ordered. Not dtype identity: numpy makes equal dtypes that are
+// different objects (an unpickled float32 array's, for one, as multiprocessing hands over).
+template <typename T>
+bool has_dtype(const py::array& a) {
+  const py::dtype d = a.dtype();
+  const char kind = std::is_floating_point<T>::value ? 'f' : std::is_signed<T>::value ? 'i' : 'u';
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  const char order = '>';
+#else
+  const char order = '<';
+#endif
+  const char bo = d.byteorder();
+  return d.kind() == kind && d.itemsize() == static_cast<py::ssize_t>(sizeof(T)) &&
+         (bo == '=' || bo == '|' || bo == order);
+}
+
 // Checks a (dtype T, C-contiguous, exact shape) and returns its data pointer.
 // `dims` names the axes for the message, e.g. "(T, B, I)".
 template <typename T>
@@ -53,7 +70,7 @@ T* checked(const py::handle& obj, const char* name, const std::vector<int64_t>& 
     throw py::type_error(std::string(name) + ": expected a numpy array " + dims + ", got " +
                          std::string(py::str(py::type::of(obj).attr("__name__"))));
   py::array a = py::reinterpret_borrow<py::array>(obj);
-  if (!a.dtype().is(py::dtype::of<T>()))
+  if (!has_dtype<T>(a))
     throw py::type_error(std::string(name) + ": expected dtype " + dtype_name<T>() +
                          " (the dtype of x), got " + std::string(py::str(a.dtype())));
   if (shape_of(a) != shape)
@@ -99,7 +116,7 @@ Geometry geometry(const py::array& x, const py::array& W_ih, const py::array& W_
     if (!py::isinstance<py::array>(lengths))
       throw py::type_error("lengths: expected a numpy int64 array (B,) or None");
     py::array l = py::reinterpret_borrow<py::array>(lengths);
-    if (!l.dtype().is(py::dtype::of<int64_t>()))
+    if (!has_dtype<int64_t>(l))
       throw py::type_error("lengths: expected dtype int64, got " + std::string(py::str(l.dtype())));
     if (l.ndim() != 1 || l.shape(0) != g.d.B)
       throw py::value_error("lengths: expected shape (B,) = (" + std::to_string(g.d.B) +
@@ -187,8 +204,8 @@ py::tuple as_cache(const py::object& cache, size_t n, const char* fn) {
 // Calls f<float> or f<double> according to x's dtype.
 template <template <typename> class F, typename... Args>
 auto by_dtype(const py::array& x, Args&&... args) {
-  if (x.dtype().is(py::dtype::of<float>())) return F<float>::call(std::forward<Args>(args)...);
-  if (x.dtype().is(py::dtype::of<double>())) return F<double>::call(std::forward<Args>(args)...);
+  if (has_dtype<float>(x)) return F<float>::call(std::forward<Args>(args)...);
+  if (has_dtype<double>(x)) return F<double>::call(std::forward<Args>(args)...);
   throw py::type_error("x: expected dtype float32 or float64, got " + std::string(py::str(x.dtype())));
 }
 
@@ -464,26 +481,42 @@ class StreamSteps {
     if (cell_ < 0) throw py::value_error("cell: expected 'rnn', 'lstm' or 'gru', got '" + cell + "'");
     if (h.ndim() != 3) throw py::value_error("h: expected shape (L, B, H), got " + shape_str(shape_of(h)));
     L_ = h.shape(0), B_ = h.shape(1), H_ = h.shape(2), I_ = input_size;
+    if (L_ < 1 || B_ < 1 || H_ < 1)
+      throw py::value_error("h: expected shape (L, B, H) with L, B, H >= 1, got " + shape_str(shape_of(h)));
+    if (I_ < 1) throw py::value_error("input_size: expected >= 1, got " + std::to_string(I_));
     if (static_cast<int64_t>(packed.size()) != L_ || static_cast<int64_t>(work.size()) != L_)
       throw py::value_error("packed, work: expected one array per layer (" + std::to_string(L_) + ")");
-    double_ = h.dtype().is(py::dtype::of<double>());
-    if (!double_ && !h.dtype().is(py::dtype::of<float>()))
+    double_ = has_dtype<double>(h);
+    if (!double_ && !has_dtype<float>(h))
       throw py::type_error("h: expected dtype float32 or float64, got " + std::string(py::str(h.dtype())));
     if ((cell_ == 1) == c.is_none()) throw py::value_error("c: expected the cell state of an LSTM, and only then");
+    if (cell_ == 1 && py::isinstance<py::array>(c) &&
+        py::reinterpret_borrow<py::array>(c).data() == h.data())
+      throw py::value_error("c: expected a buffer of its own, got h's");
     for (int64_t k = 0; k < L_; ++k) {
       packed_.push_back(py::reinterpret_borrow<py::array>(packed[k]));
       work_.push_back(py::reinterpret_borrow<py::array>(work[k]));
     }
     if (double_) validate<double>(); else validate<float>();
+    h_ptr_ = h_.mutable_data();
+    c_ptr_ = cell_ == 1 ? py::reinterpret_borrow<py::array>(c_).mutable_data() : nullptr;
+    for (int64_t l = 0; l < L_; ++l) {
+      packed_ptr_.push_back(packed_[l].data());
+      work_ptr_.push_back(work_[l].mutable_data());
+    }
     last_ = h_.attr("__getitem__")(L_ - 1);  // a view of h, made once
   }
 
   py::object step(py::handle xh) {
     if (!py::isinstance<py::array>(xh)) bad_input(xh);
     auto x = py::reinterpret_borrow<py::array>(xh);
-    const auto& want = double_ ? py::dtype::of<double>() : py::dtype::of<float>();
-    if (!x.dtype().is(want) || x.ndim() != 2 || x.shape(0) != B_ || x.shape(1) != I_) bad_input(xh);
-    if (!(x.flags() & py::array::c_style)) x = py::array::ensure(x, py::array::c_style);
+    if (!(double_ ? has_dtype<double>(x) : has_dtype<float>(x)) || x.ndim() != 2 ||
+        x.shape(0) != B_ || x.shape(1) != I_)
+      bad_input(xh);
+    if (!(x.flags() & py::array::c_style)) {
+      x = py::array::ensure(x, py::array::c_style);
+      if (!x) throw py::error_already_set();  // the copy failed (out of memory)
+    }
     if (double_) run<double>(x); else run<float>(x);
     return last_;
   }
@@ -510,17 +543,18 @@ class StreamSteps {
   template <typename T>
   void run(const py::array& x) {
     const auto& k = kernels<T>(target_);
-    T* h = static_cast<T*>(h_.mutable_data());
-    T* c = cell_ == 1 ? static_cast<T*>(py::reinterpret_borrow<py::array>(c_).mutable_data()) : nullptr;
+    T* h = static_cast<T*>(h_ptr_);
+    T* c = static_cast<T*>(c_ptr_);
     const T* in = static_cast<const T*>(x.data());
     // Other Python threads get the GIL for steps long enough to notice (releasing and
     // taking it back costs about a tenth of a microsecond, a third of a small step).
+    // Nothing of Python is touched without it: the pointers were taken in the constructor.
     std::optional<py::gil_scoped_release> nogil;
-    if (L_ * B_ * H_ * (I_ + H_) >= (int64_t(1) << 15)) nogil.emplace();
+    if (B_ * H_ * (I_ + H_) * L_ >= (int64_t(1) << 15)) nogil.emplace();
     for (int64_t l = 0; l < L_; ++l) {
       const int64_t I = l == 0 ? I_ : H_;
-      const T* pp = static_cast<const T*>(packed_[l].data());
-      T* pw = static_cast<T*>(work_[l].mutable_data());
+      const T* pp = static_cast<const T*>(packed_ptr_[l]);
+      T* pw = static_cast<T*>(work_ptr_[l]);
       T* hl = h + l * B_ * H_;
       if (cell_ == 0) k.rnn_step(pp, act_, B_, I, H_, in, hl, pw);
       else if (cell_ == 1) k.lstm_step(pp, B_, I, H_, in, hl, c + l * B_ * H_, pw);
@@ -536,7 +570,7 @@ class StreamSteps {
       throw py::type_error(std::string("x: expected a numpy ") + dt + " array " + want + ", got " +
                            std::string(py::str(py::type::handle_of(x).attr("__name__"))));
     auto a = py::reinterpret_borrow<py::array>(x);
-    if (!a.dtype().is(double_ ? py::dtype::of<double>() : py::dtype::of<float>()))
+    if (!(double_ ? has_dtype<double>(a) : has_dtype<float>(a)))
       throw py::type_error(std::string("x: expected a numpy ") + dt + " array " + want + ", got " +
                            std::string(py::str(a.dtype())));
     throw py::value_error("x: expected shape " + want + ", got " + shape_str(shape_of(a)));
@@ -544,7 +578,10 @@ class StreamSteps {
 
   py::array h_;
   py::object c_, last_;
-  std::vector<py::array> packed_, work_;
+  std::vector<py::array> packed_, work_;  // kept alive for the pointers below
+  void *h_ptr_ = nullptr, *c_ptr_ = nullptr;
+  std::vector<const void*> packed_ptr_;
+  std::vector<void*> work_ptr_;
   int cell_ = 0;
   int64_t L_ = 0, B_ = 0, I_ = 0, H_ = 0;
   bool double_ = false, reset_after_ = true;
@@ -679,7 +716,7 @@ class CapiStream {
   static const float* checked_f32(const py::handle& a, const char* name,
                                   const std::vector<int64_t>& shape, const char* dims) {
     if (py::isinstance<py::array>(a) &&
-        !py::reinterpret_borrow<py::array>(a).dtype().is(py::dtype::of<float>()))
+        !has_dtype<float>(py::reinterpret_borrow<py::array>(a)))
       throw py::type_error(std::string(name) + ": the C API takes float32 only, got " +
                            std::string(py::str(py::reinterpret_borrow<py::array>(a).dtype())));
     return checked<float>(a, name, shape, dims);
@@ -806,7 +843,7 @@ PYBIND11_MODULE(_core, m) {
           return by_dtype<Pack>(W_ih, cell_id(cell), W_ih, W_hh, b_ih, b_hh, reset_after);
         },
         arg("cell"), arg("W_ih"), arg("W_hh"), arg("b_ih"), arg("b_hh"),
-        arg("reset_after") = true, "Weights of one layer and direction packed for step_cell");
+        arg("reset_after") = true, "Weights of one layer and direction packed for the step kernels (StreamSteps)");
   m.def("step_workspace_size",
         [cell_id](const std::string& cell, int64_t B, int64_t I, int64_t H) {
           const int c = cell_id(cell);

@@ -67,6 +67,17 @@ inline int thread_id() {
 #endif
 }
 
+// Threads of the current team. Work is split by it, never by the count asked for: inside
+// a caller's parallel region (nested) or with OMP_DYNAMIC / OMP_THREAD_LIMIT the team can
+// be smaller, and blocks split by the asked-for count would go uncomputed.
+inline int team_size() {
+#ifdef _OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+
 // Pack the rows of W (rows g*H + unit, K columns) of unit blocks [u0, u1) for G gates:
 //   out[u][k][g][s][lane] = W[(g*H + u*S*Wv + s*Wv + lane) * ldw + k],  0 past H,
 // where S vectors of Wv lanes make a block. Each block is K*G*S*Wv elements;
@@ -84,7 +95,7 @@ void pack_gate_block(const T* W, int64_t ldw, int64_t G, int64_t H, int64_t K, i
     for (int s = 0; s < S; ++s) {
       const int64_t unit0 = u * bw + s * Wv;
       const int64_t lanes = std::max<int64_t>(0, std::min<int64_t>(Wv, H - unit0));
-      const T* src = W + (g * H + unit0) * ldw;
+      const T* src = lanes > 0 ? W + (g * H + unit0) * ldw : W;  // padding reads nothing
       T* dst = o + g * bw + s * Wv;
       int64_t k = 0;
       if (lanes == Wv)
@@ -305,8 +316,8 @@ void run_step_panels(int64_t B, int64_t I, int64_t H, int S, const T* panels, co
   if (nt <= 1) return blocks(0, ub.count);
 #pragma omp parallel num_threads(nt)
   {
-    const int p = thread_id();
-    blocks(ub.begin(p, nt), ub.end(p, nt));
+    const int p = thread_id(), q = team_size();
+    blocks(ub.begin(p, q), ub.end(p, q));
   }
 }
 

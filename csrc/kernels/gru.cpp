@@ -90,9 +90,10 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
   const int64_t ldx = ub.count * 3 * Wv, chunk = projection_chunk(B, d.I, steps);
   const int nt = loop_threads(B * 3 * H * H, ub.count, steps);
   // One thread runs the body without an OpenMP region (a region of one thread costs
-  // ~0.3 us, as much as a whole small streaming step); its barriers are then no-ops.
-  auto body = [&](const int p) {
-    const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
+  // ~0.3 us, as much as a whole small streaming step). A team of one meets no barriers:
+  // called from inside a caller's parallel region, they would bind to the caller's team.
+  auto body = [&](const int p, const int q) {
+    const int64_t u0 = ub.begin(p, q), u1 = ub.end(p, q);
     if (w) pack_gru_blocks(*w, d.I, H, reset_after, u0, u1, wih, whh, whn);
     for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
       const int64_t n = std::min(chunk, steps - s0);
@@ -141,8 +142,10 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
             });
           }
         }
-        if (!reset_after) {
+        if (!reset_after && q > 1) {
 #pragma omp barrier
+        }
+        if (!reset_after) {
           // n = tanh(W_in x + b_in + W_hn (r * h) + b_hn): needs all of r * h.
           for (int64_t u = u0; u < u1; ++u) {
             const int64_t j = u * Wv;
@@ -163,13 +166,15 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
                                });
           }
         }
+        if (q > 1) {
 #pragma omp barrier
+        }
       }
     }
   };
-  if (nt == 1) return body(0);
+  if (nt == 1) return body(0, 1);
 #pragma omp parallel num_threads(nt)
-  body(thread_id());
+  body(thread_id(), team_size());
 }
 
 template <typename T>
@@ -209,8 +214,8 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
   const int nt = loop_threads(B * G * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {
-    const int p = thread_id();
-    const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
+    const int p = thread_id(), q = team_size();
+    const int64_t u0 = ub.begin(p, q), u1 = ub.end(p, q);
     const int64_t j0 = u0 * ub.width, j1 = std::min(H, u1 * ub.width);
     pack_unit_columns(w.W_hh, H, K, H, 2, u0, u1, wb);
     if (!reset_after) pack_unit_columns(w.W_hh + 2 * H * H, H, H, H, 2, u0, u1, wbn);

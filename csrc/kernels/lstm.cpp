@@ -57,8 +57,8 @@ static void lstm_loop(const SeqDims& d, const CellWeights<T>* w, const T* bias, 
   const int nt = loop_threads(B * G * H * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {
-    const int p = thread_id();
-    const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
+    const int p = thread_id(), q = team_size();
+    const int64_t u0 = ub.begin(p, q), u1 = ub.end(p, q);
     if (w) {
       pack_gate_rows(w->W_ih, d.I, G, H, d.I, 1, u0, u1, wih);
       pack_gate_rows(w->W_hh, H, G, H, H, 1, u0, u1, whh);
@@ -149,8 +149,8 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
   const int nt = loop_threads(B * GH * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {
-    const int p = thread_id();
-    const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
+    const int p = thread_id(), q = team_size();
+    const int64_t u0 = ub.begin(p, q), u1 = ub.end(p, q);
     const int64_t j0 = u0 * ub.width, j1 = std::min(H, u1 * ub.width);  // own units
     pack_unit_columns(w.W_hh, H, GH, H, 2, u0, u1, wb);
     const auto one = VT::set1(T(1));

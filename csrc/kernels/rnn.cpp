@@ -55,8 +55,8 @@ static void rnn_loop(const SeqDims& d, Activation act, const CellWeights<T>* w, 
   const int nt = loop_threads(B * H * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {
-    const int p = thread_id();
-    const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
+    const int p = thread_id(), q = team_size();
+    const int64_t u0 = ub.begin(p, q), u1 = ub.end(p, q);
     if (w) {
       pack_gate_rows(w->W_ih, d.I, 1, H, d.I, 2, u0, u1, wih);
       pack_gate_rows(w->W_hh, H, 1, H, H, 2, u0, u1, whh);
@@ -129,8 +129,8 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
   const int nt = loop_threads(B * H * H, ub.count, steps);
 #pragma omp parallel num_threads(nt)
   {
-    const int p = thread_id();
-    const int64_t u0 = ub.begin(p, nt), u1 = ub.end(p, nt);
+    const int p = thread_id(), q = team_size();
+    const int64_t u0 = ub.begin(p, q), u1 = ub.end(p, q);
     const int64_t j0 = u0 * ub.width, j1 = std::min(H, u1 * ub.width);
     pack_unit_columns(w.W_hh, H, H, H, 2, u0, u1, wb);
     for (int64_t s = steps - 1; s >= 0; --s) {

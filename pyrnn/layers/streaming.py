@@ -19,8 +19,8 @@ _CELL = {"RNN_TANH": "rnn", "RNN_RELU": "rnn", "LSTM": "lstm", "GRU": "gru"}
 
 
 def _aligned_zeros(shape, dtype) -> Array:
-    """Zeros whose data start on a 64-byte cache line (numpy guarantees 16): the step
-    kernels load and store whole vectors of these buffers."""
+    """Zeros whose data start on a 64-byte cache line (numpy guarantees 16). The step
+    kernels' vector loads and stores need no alignment; aligned rows are faster."""
     dtype = np.dtype(dtype)
     n = int(np.prod(shape))
     buf = np.zeros(n + 64 // dtype.itemsize, dtype)

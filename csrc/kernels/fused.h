@@ -284,20 +284,28 @@ inline void tile_rows(int64_t M, int64_t K, const T* panel, RowPtr&& row, Epi&& 
   }
 }
 
-// One step of B rows through pack_step_panels' panels: xh gets the rows [x_b | h_b]
-// (B x (I + H)), each unit block runs one register tile over them into pre (B x blocks x
-// NV vectors), and then fin(b, u, pre of row b, block u) finishes every row of the blocks.
-// The old h is read from xh only, so fin may write the new h in place; threads own unit
-// blocks and need no barrier. nt == 1 opens no OpenMP region. The activations after all
-// the tiles rather than after each: independent of each other and of the loads, they
-// overlap; LSTM, B=1, bench_step (Zen 5, 3 interleaved runs): H=128 3.21 -> 3.08 us,
-// H=512 84.4 -> 78.5.
+// Workspace of run_step_panels: xh (B x (I + H)), then pre (B x blocks x NV vectors, at
+// most G vectors of Hp units per row).
+inline int64_t step_panels_workspace(int64_t B, int64_t I, int64_t H, int64_t G) {
+  return cache_line(B * (I + H)) + B * G * padded_units(H);
+}
+
+// One step of B rows through pack_step_panels' panels (blocks of S vectors, NV = G * S
+// accumulators): xh gets the rows [x_b | h_b], each unit block runs one register tile over
+// them into pre, and then fin(b, u, pre of row b, block u) finishes every row of the
+// blocks. The old h is read from xh only, so fin may write the new h in place; threads own
+// unit blocks and need no barrier. One thread opens no OpenMP region. The activations
+// after all the tiles rather than after each: independent of each other and of the loads,
+// they overlap; LSTM, B=1, bench_step (Zen 5, 3 interleaved runs): H=128 3.21 -> 3.08 us,
+// H=512 84.4 -> 78.5. work: step_panels_workspace(B, I, H, G) elements.
 template <typename T, int MR, int NV, typename Fin>
 void run_step_panels(int64_t B, int64_t I, int64_t H, int S, const T* panels, const T* x,
-                     const T* h, T* xh, T* pre, int nt, Fin&& fin) {
+                     const T* h, T* work, Fin&& fin) {
   using VT = Vec<T>;
-  const int64_t K = I + H, bw = int64_t(S) * VT::W;
+  const int64_t K = I + H, bw = int64_t(S) * VT::W, G = NV / S;
   const UnitBlocks ub(H, bw);
+  T* xh = work;
+  T* pre = work + cache_line(B * K);
   for (int64_t b = 0; b < B; ++b) {
     std::copy_n(x + b * I, I, xh + b * K);
     std::copy_n(h + b * H, H, xh + b * K + I);
@@ -313,17 +321,13 @@ void run_step_panels(int64_t B, int64_t I, int64_t H, int S, const T* panels, co
     for (int64_t b = 0; b < B; ++b)
       for (int64_t u = u0; u < u1; ++u) fin(b, u, at(b, u));
   };
+  const int nt = loop_threads(B * G * H * H, ub.count, 1);
   if (nt <= 1) return blocks(0, ub.count);
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id(), q = team_size();
     blocks(ub.begin(p, q), ub.end(p, q));
   }
-}
-
-// Workspace of run_step_panels: xh and pre.
-inline int64_t step_panels_workspace(int64_t B, int64_t I, int64_t H, int64_t G) {
-  return cache_line(B * (I + H)) + B * G * padded_units(H);
 }
 
 // Steps whose input projection is computed together: at least 96 rows (Tc * B), for the

@@ -244,10 +244,8 @@ void lstm_step(const T* packed, int64_t B, int64_t I, int64_t H, const T* x, T* 
   using VT = Vec<T>;
   constexpr int Wv = VT::W;
   const T* bias = packed;
-  const int nt = loop_threads(B * G * H * H, UnitBlocks(H, Wv).count, 1);
   run_step_panels<T, kMR, G>(
-      B, I, H, 1, packed + cache_line(G * H), x, h, work,
-      work + cache_line(B * (I + H)), nt, [&](int64_t b, int64_t u, const T* p) {
+      B, I, H, 1, packed + cache_line(G * H), x, h, work, [&](int64_t b, int64_t u, const T* p) {
         const int64_t j = u * Wv;
         const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
         const auto i = VT::sigmoid(VT::add(VT::load(p), VT::load(bias + j, m)));

@@ -203,10 +203,8 @@ void rnn_step(const T* packed, Activation act, int64_t B, int64_t I, int64_t H, 
   constexpr int Wv = VT::W;
   const bool is_tanh = act == Activation::tanh;
   const T* bias = packed;
-  const int nt = loop_threads(B * H * H, UnitBlocks(H, 2 * Wv).count, 1);
   run_step_panels<T, kRows, 2>(
-      B, I, H, 2, packed + cache_line(H), x, h, work, work + cache_line(B * (I + H)), nt,
-      [&](int64_t b, int64_t u, const T* p) {
+      B, I, H, 2, packed + cache_line(H), x, h, work, [&](int64_t b, int64_t u, const T* p) {
         for (int v = 0; v < 2; ++v) {
           const int64_t j = (2 * u + v) * Wv;
           if (j >= H) break;

@@ -201,8 +201,7 @@ struct VecGnu {
     out[0] = hsum(a), out[1] = hsum(b), out[2] = hsum(c), out[3] = hsum(d);
   }
   static void transpose(const T* src, int64_t lds, T* dst, int64_t ldd) {
-    for (int i = 0; i < W; ++i)
-      for (int q = 0; q < W; ++q) dst[q * ldd + i] = src[i * lds + q];
+    transpose_scalar<W>(src, lds, dst, ldd);
   }
 };
 #endif
@@ -256,8 +255,7 @@ struct VecPortable {
     out[0] = hsum(a), out[1] = hsum(b), out[2] = hsum(c), out[3] = hsum(d);
   }
   static void transpose(const T* src, int64_t lds, T* dst, int64_t ldd) {
-    for (int i = 0; i < W; ++i)
-      for (int q = 0; q < W; ++q) dst[q * ldd + i] = src[i * lds + q];
+    transpose_scalar<W>(src, lds, dst, ldd);
   }
 };
 

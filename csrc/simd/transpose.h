@@ -16,6 +16,13 @@
 namespace pyrnn {
 namespace PYRNN_TARGET_NS {
 
+// W x W of any type, element by element (the portable vector types).
+template <int W, typename T>
+inline void transpose_scalar(const T* src, int64_t lds, T* dst, int64_t ldd) {
+  for (int k = 0; k < W; ++k)
+    for (int l = 0; l < W; ++l) dst[k * ldd + l] = src[l * lds + k];
+}
+
 #if defined(__AVX2__) && defined(__FMA__)
 // 8 x 8 floats: unpack pairs of rows, shuffle within 128-bit lanes, swap lanes.
 inline void transpose8x8(const float* src, int64_t lds, float* dst, int64_t ldd) {

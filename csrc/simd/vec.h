@@ -276,8 +276,7 @@ struct VecArray {
 #undef PYRNN_LANES
   // dst[k * ldd + l] = src[l * lds + k] for a W x W block.
   static void transpose(const T* src, int64_t lds, T* dst, int64_t ldd) {
-    for (int k = 0; k < W; ++k)
-      for (int l = 0; l < W; ++l) dst[k * ldd + l] = src[l * lds + k];
+    transpose_scalar<W>(src, lds, dst, ldd);
   }
 
  private:

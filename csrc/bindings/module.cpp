@@ -430,6 +430,28 @@ struct Activation {
 
 // ---- streaming ----
 // cell: 0 rnn, 1 lstm, 2 gru. pack(W_ih, W_hh, b_ih, b_hh) -> packed (1-D, dtype of W_ih).
+// cell: 0 rnn, 1 lstm, 2 gru, from its name.
+int cell_id(const std::string& cell) {
+  if (cell == "rnn") return 0;
+  if (cell == "lstm") return 1;
+  if (cell == "gru") return 2;
+  throw py::value_error("cell: expected 'rnn', 'lstm' or 'gru', got '" + cell + "'");
+}
+
+// Elements of a cell's packed weights, and of its step workspace, in a kernel table.
+template <typename T>
+int64_t packed_size(const pyrnn::KernelTable<T>& k, int cell, int64_t I, int64_t H) {
+  return cell == 0 ? k.rnn_packed_size(I, H) : cell == 1 ? k.lstm_packed_size(I, H)
+                                                         : k.gru_packed_size(I, H);
+}
+template <typename T>
+int64_t step_workspace_size(const pyrnn::KernelTable<T>& k, int cell, int64_t B, int64_t I,
+                            int64_t H) {
+  return cell == 0   ? k.rnn_step_workspace_size(B, I, H)
+         : cell == 1 ? k.lstm_step_workspace_size(B, I, H)
+                     : k.gru_step_workspace_size(B, I, H);
+}
+
 template <typename T>
 struct Pack {
   static py::array call(int cell, py::array W_ih, py::array W_hh, py::object b_ih,
@@ -446,9 +468,7 @@ struct Pack {
                             checked_optional<T>(b_ih, "b_ih", {GH}, "(G*H,)"),
                             checked_optional<T>(b_hh, "b_hh", {GH}, "(G*H,)")};
     const auto& k = kernels<T>();
-    const int64_t n = cell == 0 ? k.rnn_packed_size(I, H)
-                      : cell == 1 ? k.lstm_packed_size(I, H) : k.gru_packed_size(I, H);
-    auto packed = empty<T>({n});
+    auto packed = empty<T>({packed_size(k, cell, I, H)});
     T* p = packed.mutable_data();
     if (cell == 0) k.rnn_pack(w, I, H, p);
     else if (cell == 1) k.lstm_pack(w, I, H, p);
@@ -477,8 +497,7 @@ class StreamSteps {
               const std::string& nonlinearity, const std::string& target)
       : h_(h), c_(c), reset_after_(reset_after), act_(activation(nonlinearity)),
         target_(target.empty() ? pyrnn::active_target() : parse_target(target)) {
-    cell_ = cell == "rnn" ? 0 : cell == "lstm" ? 1 : cell == "gru" ? 2 : -1;
-    if (cell_ < 0) throw py::value_error("cell: expected 'rnn', 'lstm' or 'gru', got '" + cell + "'");
+    cell_ = cell_id(cell);
     if (h.ndim() != 3) throw py::value_error("h: expected shape (L, B, H), got " + shape_str(shape_of(h)));
     L_ = h.shape(0), B_ = h.shape(1), H_ = h.shape(2), I_ = input_size;
     if (L_ < 1 || B_ < 1 || H_ < 1)
@@ -510,7 +529,7 @@ class StreamSteps {
   py::object step(py::handle xh) {
     if (!py::isinstance<py::array>(xh)) bad_input(xh);
     auto x = py::reinterpret_borrow<py::array>(xh);
-    if (!(double_ ? has_dtype<double>(x) : has_dtype<float>(x)) || x.ndim() != 2 ||
+    if (!has_own_dtype(x) || x.ndim() != 2 ||
         x.shape(0) != B_ || x.shape(1) != I_)
       bad_input(xh);
     if (!(x.flags() & py::array::c_style)) {
@@ -525,18 +544,13 @@ class StreamSteps {
   template <typename T>
   void validate() {
     const auto& k = kernels<T>(target_);
-    T* h = checked<T>(h_, "h", {L_, B_, H_}, "(L, B, H)", true);
-    (void)h;
+    checked<T>(h_, "h", {L_, B_, H_}, "(L, B, H)", true);
     if (cell_ == 1) checked<T>(py::reinterpret_borrow<py::array>(c_), "c", {L_, B_, H_}, "(L, B, H)", true);
     for (int64_t l = 0; l < L_; ++l) {
       const int64_t I = l == 0 ? I_ : H_;
-      const int64_t n = cell_ == 0 ? k.rnn_packed_size(I, H_)
-                        : cell_ == 1 ? k.lstm_packed_size(I, H_) : k.gru_packed_size(I, H_);
-      const int64_t nw = cell_ == 0 ? k.rnn_step_workspace_size(B_, I, H_)
-                         : cell_ == 1 ? k.lstm_step_workspace_size(B_, I, H_)
-                                      : k.gru_step_workspace_size(B_, I, H_);
-      checked<T>(packed_[l], "packed", {n}, "(packed_size(I, H),)");
-      checked<T>(work_[l], "work", {nw}, "(step_workspace_size(B, I, H),)", true);
+      checked<T>(packed_[l], "packed", {packed_size(k, cell_, I, H_)}, "(packed_size(I, H),)");
+      checked<T>(work_[l], "work", {step_workspace_size(k, cell_, B_, I, H_)},
+                 "(step_workspace_size(B, I, H),)", true);
     }
   }
 
@@ -563,6 +577,10 @@ class StreamSteps {
     }
   }
 
+  bool has_own_dtype(const py::array& a) const {
+    return double_ ? has_dtype<double>(a) : has_dtype<float>(a);
+  }
+
   [[noreturn]] void bad_input(py::handle x) const {
     const char* dt = double_ ? "float64" : "float32";
     const std::string want = "(B, I) = (" + std::to_string(B_) + ", " + std::to_string(I_) + ")";
@@ -570,7 +588,7 @@ class StreamSteps {
       throw py::type_error(std::string("x: expected a numpy ") + dt + " array " + want + ", got " +
                            std::string(py::str(py::type::handle_of(x).attr("__name__"))));
     auto a = py::reinterpret_borrow<py::array>(x);
-    if (!(double_ ? has_dtype<double>(a) : has_dtype<float>(a)))
+    if (!has_own_dtype(a))
       throw py::type_error(std::string("x: expected a numpy ") + dt + " array " + want + ", got " +
                            std::string(py::str(a.dtype())));
     throw py::value_error("x: expected shape " + want + ", got " + shape_str(shape_of(a)));
@@ -831,26 +849,17 @@ PYBIND11_MODULE(_core, m) {
         [](const std::string& name, py::array x) { return by_dtype<Activation>(x, name, x); },
         arg("name"), arg("x"), "The kernels' exp/sigmoid/tanh, elementwise (for accuracy tests)");
 
-  auto cell_id = [](const std::string& cell) {
-    if (cell == "rnn") return 0;
-    if (cell == "lstm") return 1;
-    if (cell == "gru") return 2;
-    throw py::value_error("cell: expected 'rnn', 'lstm' or 'gru', got '" + cell + "'");
-  };
   m.def("pack_cell",
-        [cell_id](const std::string& cell, py::array W_ih, py::array W_hh, py::object b_ih,
+        [](const std::string& cell, py::array W_ih, py::array W_hh, py::object b_ih,
                   py::object b_hh, bool reset_after) {
           return by_dtype<Pack>(W_ih, cell_id(cell), W_ih, W_hh, b_ih, b_hh, reset_after);
         },
         arg("cell"), arg("W_ih"), arg("W_hh"), arg("b_ih"), arg("b_hh"),
         arg("reset_after") = true, "Weights of one layer and direction packed for the step kernels (StreamSteps)");
   m.def("step_workspace_size",
-        [cell_id](const std::string& cell, int64_t B, int64_t I, int64_t H) {
-          const int c = cell_id(cell);
-          const auto& k = kernels<float>();  // sizes do not depend on the dtype
-          return c == 0 ? k.rnn_step_workspace_size(B, I, H)
-                 : c == 1 ? k.lstm_step_workspace_size(B, I, H)
-                          : k.gru_step_workspace_size(B, I, H);
+        [](const std::string& cell, int64_t B, int64_t I, int64_t H) {
+          // sizes do not depend on the dtype
+          return step_workspace_size(kernels<float>(), cell_id(cell), B, I, H);
         },
         arg("cell"), arg("B"), arg("I"), arg("H"));
   m.def("set_num_threads", [](int n) {

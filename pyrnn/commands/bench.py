@@ -902,11 +902,10 @@ def _row(p: Problem, threads: int, fw: str, **kw) -> Row:
                flops=case_flops(p.cell, s, p.mode), **kw)
 
 
-def _fill_timing(row: Row, timing: Timing, peak: float) -> None:
+def _fill_timing(row: Row, timing: Timing) -> None:
     row.median_s, row.iqr = timing.median, timing.iqr
     row.times_s, row.calls_per_sample = timing.times, timing.calls_per_sample
     row.gflops = row.flops / row.median_s / 1e9
-    row.pct_peak = 100.0 * row.gflops / peak if peak > 0 else None
 
 
 def _timed_result(prep: Prepared, mode: str, cool_down: bool = True
@@ -921,8 +920,8 @@ def _timed_result(prep: Prepared, mode: str, cool_down: bool = True
     return res, est / STREAM_STEPS if mode == "streaming" else est
 
 
-def run_case(p: Problem, threads: int, fws: Dict[str, Framework], settings: Settings,
-             peak: float) -> List[Row]:
+def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
+             settings: Settings) -> List[Row]:
     """All selected frameworks on one problem: pyrnn first (the anchor), then the others.
 
     Per framework: a cool-down, one result() call (checked, and the first warm-up),
@@ -943,7 +942,7 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework], settings: Sett
     except Exception as e:  # noqa: BLE001 - report it; without an anchor the case ends
         anchor.status, anchor.note = "error", f"{type(e).__name__}: {e}"
         return rows
-    _fill_timing(anchor, timing, peak)
+    _fill_timing(anchor, timing)
     anchor.wall_s = time.perf_counter() - started
 
     # The reference, first on the proxy (the first PROXY_STEPS steps): that checks pyrnn
@@ -990,7 +989,7 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework], settings: Sett
         except Exception as e:  # noqa: BLE001 - one framework failing must not end the run
             row.status, row.note = "error", f"{type(e).__name__}: {e}"
             continue
-        _fill_timing(row, timing, peak)
+        _fill_timing(row, timing)
         row.speedup = row.median_s / anchor.median_s
         row.wall_s = time.perf_counter() - started
     return rows
@@ -1065,14 +1064,14 @@ def run_benchmarks(settings: Settings) -> Dict[str, Any]:
                 k += 1
                 for fw in fws.values():
                     fw.set_threads(n)
-                case_rows = run_case(problem, n, fws, settings, peaks[n]["fma"])
+                case_rows = run_case(problem, n, fws, settings)
                 rows += case_rows
                 _log(settings, f"[{k}/{total}] {cell} {shape.label} {mode} {n}thr: " + ", ".join(
                     f"{r.framework} {_fmt_time(r.median_s) if r.median_s else r.status}"
                     for r in case_rows))
         # The FMA probe again after the cases, at each thread count: a busy moment at the
         # start would otherwise understate the peak (and overstate every % peak) of the
-        # whole run. The peak is the better of the two; every % peak is of it.
+        # whole run. The peak is the better of the two; every % peak is of it, set here.
         for n in settings.threads:
             for fw in fws.values():
                 fw.set_threads(n)

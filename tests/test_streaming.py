@@ -125,3 +125,38 @@ def test_equal_dtype_objects_are_accepted():
     np.testing.assert_array_equal(s.step(x[0]), want[0])
     with pytest.raises(TypeError, match=re.escape("got >f4")):
         s.step(np.ones((1, 3), ">f4"))
+
+
+def test_concurrent_steps_of_one_stream_raise_instead_of_tearing_the_state():
+    # A step this large runs without the GIL, so two threads can be inside it at once.
+    # Each overlapping call must fail cleanly, and the state must be exactly that of the
+    # steps that succeeded: with the same input every step, order does not matter.
+    import threading
+    layer = pyrnn.LSTM(256, 512, seed=0)
+    x = (0.1 * np.random.default_rng(0).standard_normal((16, 256))).astype(np.float32)
+    stream = layer.stream(batch_size=16)
+    done, errors = [0, 0], []
+    start = threading.Barrier(2)
+
+    def worker(k):
+        start.wait()
+        for _ in range(150):
+            try:
+                stream.step(x)
+                done[k] += 1
+            except RuntimeError as e:
+                errors.append(str(e))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors, "no step overlapped another: the test did not exercise the guard"
+    assert all("another thread" in e for e in errors)
+    serial = layer.stream(batch_size=16)
+    for _ in range(sum(done)):
+        serial.step(x)
+    np.testing.assert_array_equal(stream.h, serial.h)
+    np.testing.assert_array_equal(stream.c, serial.c)
+    stream.step(x)  # and the stream still works once the threads are gone

@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -536,6 +537,17 @@ class StreamSteps {
       x = py::array::ensure(x, py::array::c_style);
       if (!x) throw py::error_already_set();  // the copy failed (out of memory)
     }
+    // Steps of one stream can't overlap: they update the same state and workspaces, and
+    // the GIL is let go during large ones. A second thread calling in gets an error,
+    // not a torn state.
+    if (busy_.exchange(true, std::memory_order_acquire))
+      throw std::runtime_error("Stream.step: this stream is being stepped by another thread; "
+                            "a Stream serves one thread at a time (make one per thread, or "
+                            "hold a lock around step)");
+    struct Release {
+      std::atomic<bool>& f;
+      ~Release() { f.store(false, std::memory_order_release); }
+    } release{busy_};
     if (double_) run<double>(x); else run<float>(x);
     return last_;
   }
@@ -605,6 +617,7 @@ class StreamSteps {
   bool double_ = false, reset_after_ = true;
   pyrnn::Activation act_;
   pyrnn::SimdTarget target_;
+  std::atomic<bool> busy_{false};
 };
 
 // ---- the C API (pyrnn.h), as an embedding application calls it ----

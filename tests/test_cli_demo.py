@@ -53,3 +53,21 @@ def test_every_command_has_help(command, capsys):
         main([command, "--help"])
     assert e.value.code == 0
     assert "usage: pyrnn " + command in capsys.readouterr().out
+
+
+def test_demo_says_when_it_ran_out_of_time():
+    from dataclasses import replace
+    from pyrnn.experiments import demo
+    lines = []
+    cfg = replace(demo.quick_config(), time_budget=0.2)  # a chunk or two of training
+    result = demo.run(cfg, None, log=lines.append)
+    best = min(result["ngram_bpc"].values())
+    assert result["stopped_by_time_budget"] and result["val_bpc"] >= best
+    hint = [s for s in lines if "has not overtaken the best n-gram" in s]
+    assert len(hint) == 1 and "--seconds " in hint[0], lines
+
+
+def test_suggest_seconds_covers_the_planned_text():
+    from pyrnn.experiments.demo import _suggest_seconds
+    assert _suggest_seconds(100.0, 1_000_000, 2_000_000) == 220  # 200 s + 10%, up to tens
+    assert _suggest_seconds(240.0, 4_800_000, 9_600_000) == 530

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
@@ -262,13 +264,45 @@ def test_visualisation_page_survives_hostile_text(tmp_path):
 def test_auto_threads_leaves_busy_cores_alone(monkeypatch):
     from pyrnn.experiments import _common
     monkeypatch.setattr(_common, "available_cores", lambda: 4)
-    monkeypatch.setattr(_common.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    monkeypatch.setattr(_common, "busy_cores", lambda: 0.3)
     assert _common.auto_threads() == (4, None)
+    monkeypatch.setattr(_common, "busy_cores", lambda: 2.0)
+    n, note = _common.auto_threads()
+    assert n == 2 and "--threads 4" in note and "2.0 of them busy" in note
+    monkeypatch.setattr(_common, "busy_cores", lambda: 4.0)
+    assert _common.auto_threads()[0] == 1
+    # Without /proc/stat: the load average
+    monkeypatch.setattr(_common, "busy_cores", lambda: None)
     monkeypatch.setattr(_common.os, "getloadavg", lambda: (2.0, 2.0, 2.0))
     n, note = _common.auto_threads()
-    assert n == 2 and "--threads 4" in note
-    monkeypatch.setattr(_common.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
-    assert _common.auto_threads()[0] == 1
+    assert n == 2 and "load average 2.0" in note
     assert _common.apply_threads(1) == 1 and pyrnn.get_num_threads() == 1
     with pytest.raises(ValueError, match="threads: expected an int >= 1"):
         _common.apply_threads(0)
+
+
+def test_cpu_jiffies_reads_proc_stat_format(tmp_path):
+    from pyrnn.experiments import _common
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  30 0 10 100 5 0 0 5 0 0\n"
+                    "cpu0 10 0 5 50 5 0 0 0 0 0\n"
+                    "cpu1 20 0 5 50 0 0 0 5 0 0\n"
+                    "intr 12345 0 0\nctxt 999\n", encoding="ascii")
+    # busy = user + nice + system + irq + softirq + steal; idle and iowait are not
+    assert _common._cpu_jiffies(str(stat)) == {0: (15, 70), 1: (30, 80)}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="needs Linux's /proc/stat")
+def test_busy_cores_sees_a_spinning_process():
+    from pyrnn.experiments import _common
+    import subprocess
+    import sys
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        busy = _common.busy_cores(window=0.5)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    # the spinner holds one core; what else the machine does can only add to it
+    assert busy is not None and 0.8 <= busy <= _common.available_cores() + 1e-9

@@ -41,9 +41,53 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _cpu_jiffies(path: str = "/proc/stat") -> Dict[int, Tuple[int, int]]:
+    """Per CPU number: (busy, total) clock ticks since boot, from Linux's /proc/stat.
+    Busy is everything but idle and iowait; it includes steal, the time a hypervisor gave
+    this virtual CPU's core to another guest."""
+    out: Dict[int, Tuple[int, int]] = {}
+    with open(path, encoding="ascii") as f:
+        for line in f:
+            name, _, rest = line.partition(" ")
+            if len(name) > 3 and name.startswith("cpu") and name[3:].isdigit():
+                v = [int(x) for x in rest.split()[:8]]
+                total = sum(v)
+                out[int(name[3:])] = (total - v[3] - (v[4] if len(v) > 4 else 0), total)
+    return out
+
+
+def busy_cores(window: float = 0.3) -> Optional[float]:
+    """How many of the cores this process may use were kept busy by other work during the
+    next ``window`` seconds (this process sleeps meanwhile), or None where the OS does
+    not say (no /proc/stat).
+
+    Measured now, unlike the load average, which trails by a minute or more: right after
+    ``pip install`` compiles the engine, the 1-minute load average still reads ~1 on an
+    idle 2-core machine.
+    """
+    try:
+        before = _cpu_jiffies()
+        time.sleep(window)
+        after = _cpu_jiffies()
+    except (OSError, ValueError):
+        return None
+    try:
+        mine = os.sched_getaffinity(0)
+    except (AttributeError, OSError):
+        mine = set(after)
+    busy = 0.0
+    for cpu in mine:
+        if cpu in before and cpu in after:
+            db = after[cpu][0] - before[cpu][0]
+            dt = after[cpu][1] - before[cpu][1]
+            busy += min(1.0, db / dt) if dt > 0 else 0.0
+    return busy
+
+
 def auto_threads() -> Tuple[int, Optional[str]]:
     """All cores, minus the ones other processes keep busy (at least 1), and a note saying
-    so when that is fewer than all.
+    so when that is fewer than all. Busy is ``busy_cores()``, a short sample of what the
+    cores do now; the 1-minute load average where that is not available.
 
     Why: every time step of a recurrent kernel ends in a barrier, so one thread that
     shares its core with another process stalls all of them. Measured on a shared 2-core
@@ -52,15 +96,19 @@ def auto_threads() -> Tuple[int, Optional[str]]:
     threads were 1.7x faster than 1.
     """
     cores = available_cores()
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return cores, None
-    n = max(1, min(cores, int(cores - load + 0.5)))
+    busy = busy_cores()
+    what = f"other work keeps {busy:.1f} of them busy" if busy is not None else ""
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return cores, None
+        what = f"load average {busy:.1f}"
+    n = max(1, min(cores, int(cores - busy + 0.5)))
     if n < cores:
-        return n, (f"using {n} of {cores} cores: the machine is busy (load average "
-                   f"{load:.1f}), and threads that share a core with other work slow every "
-                   f"time step; pass --threads {cores} to use them all anyway")
+        return n, (f"using {n} of {cores} cores: the machine is busy ({what}), and threads "
+                   f"that share a core with other work slow every time step; pass "
+                   f"--threads {cores} to use them all anyway")
     return n, None
 
 

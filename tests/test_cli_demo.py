@@ -71,3 +71,16 @@ def test_suggest_seconds_covers_the_planned_text():
     from pyrnn.experiments.demo import _suggest_seconds
     assert _suggest_seconds(100.0, 1_000_000, 2_000_000) == 220  # 200 s + 10%, up to tens
     assert _suggest_seconds(240.0, 4_800_000, 9_600_000) == 530
+
+
+def test_demo_gives_no_time_hint_when_its_epochs_ran_out():
+    from dataclasses import replace
+    from pyrnn.experiments import demo
+    lines = []
+    # One epoch, no budget, against a 5-gram it cannot beat in that time: the epochs ended
+    # training, so more seconds would not help and the demo must not say they would.
+    cfg = replace(demo.quick_config(), time_budget=None, epochs=1, ngram_orders=(1, 5))
+    result = demo.run(cfg, None, log=lines.append)
+    assert result["val_bpc"] >= min(result["ngram_bpc"].values())
+    assert not result["stopped_by_time_budget"]
+    assert not [s for s in lines if "has not overtaken" in s], lines

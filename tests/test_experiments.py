@@ -290,6 +290,15 @@ def test_cpu_jiffies_reads_proc_stat_format(tmp_path):
                     "intr 12345 0 0\nctxt 999\n", encoding="ascii")
     # busy = user + nice + system + irq + softirq + steal; idle and iowait are not
     assert _common._cpu_jiffies(str(stat)) == {0: (15, 70), 1: (30, 80)}
+    stat.write_text("cpu  1 2 3 4\ncpu0 1 2 3 4\ncpu1 1 2\n", encoding="ascii")
+    assert _common._cpu_jiffies(str(stat)) == {0: (6, 10)}  # a short line is skipped
+
+
+def test_busy_cores_is_none_when_no_cpu_of_ours_is_listed(monkeypatch):
+    from pyrnn.experiments import _common
+    monkeypatch.setattr(_common, "_cpu_jiffies", lambda: {7: (1, 2)})
+    monkeypatch.setattr(_common.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert _common.busy_cores(window=0.0) is None
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="needs Linux's /proc/stat")

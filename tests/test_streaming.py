@@ -138,9 +138,9 @@ def test_concurrent_steps_of_one_stream_raise_instead_of_tearing_the_state():
     done, errors = [0, 0], []
     start = threading.Barrier(2)
 
-    def worker(k):
+    def worker(k):  # tries until it has stepped 40 times itself
         start.wait()
-        for _ in range(150):
+        while done[k] < 40:
             try:
                 stream.step(x)
                 done[k] += 1
@@ -154,6 +154,7 @@ def test_concurrent_steps_of_one_stream_raise_instead_of_tearing_the_state():
         t.join()
     assert errors, "no step overlapped another: the test did not exercise the guard"
     assert all("another thread" in e for e in errors)
+    assert done == [40, 40]
     serial = layer.stream(batch_size=16)
     for _ in range(sum(done)):
         serial.step(x)

@@ -538,8 +538,9 @@ class StreamSteps {
       if (!x) throw py::error_already_set();  // the copy failed (out of memory)
     }
     // Steps of one stream can't overlap: they update the same state and workspaces, and
-    // the GIL is let go during large ones. A second thread calling in gets an error,
-    // not a torn state.
+    // the GIL is let go during large ones. A second thread stepping in gets an error
+    // instead. (Writing the state arrays from Python during a step is not guarded: the
+    // Stream docstring says a stream belongs to one thread at a time.)
     if (busy_.exchange(true, std::memory_order_acquire))
       throw std::runtime_error("Stream.step: this stream is being stepped by another thread; "
                             "a Stream serves one thread at a time (make one per thread, or "

@@ -51,6 +51,8 @@ def _cpu_jiffies(path: str = "/proc/stat") -> Dict[int, Tuple[int, int]]:
             name, _, rest = line.partition(" ")
             if len(name) > 3 and name.startswith("cpu") and name[3:].isdigit():
                 v = [int(x) for x in rest.split()[:8]]
+                if len(v) < 4:  # not the user nice system idle ... this reads
+                    continue
                 total = sum(v)
                 out[int(name[3:])] = (total - v[3] - (v[4] if len(v) > 4 else 0), total)
     return out
@@ -59,7 +61,9 @@ def _cpu_jiffies(path: str = "/proc/stat") -> Dict[int, Tuple[int, int]]:
 def busy_cores(window: float = 0.3) -> Optional[float]:
     """How many of the cores this process may use were kept busy by other work during the
     next ``window`` seconds (this process sleeps meanwhile), or None where the OS does
-    not say (no /proc/stat).
+    not say (no /proc/stat, or none of this process's CPUs in it, as where a container's
+    /proc renumbers them). This process's own threads count too, if any are running: call
+    it before the engine's first parallel region, as the commands do.
 
     Measured now, unlike the load average, which trails by a minute or more: right after
     ``pip install`` compiles the engine, the 1-minute load average still reads ~1 on an
@@ -75,12 +79,14 @@ def busy_cores(window: float = 0.3) -> Optional[float]:
         mine = os.sched_getaffinity(0)
     except (AttributeError, OSError):
         mine = set(after)
+    seen = [cpu for cpu in mine if cpu in before and cpu in after]
+    if not seen:
+        return None
     busy = 0.0
-    for cpu in mine:
-        if cpu in before and cpu in after:
-            db = after[cpu][0] - before[cpu][0]
-            dt = after[cpu][1] - before[cpu][1]
-            busy += min(1.0, db / dt) if dt > 0 else 0.0
+    for cpu in seen:
+        db = after[cpu][0] - before[cpu][0]
+        dt = after[cpu][1] - before[cpu][1]
+        busy += min(1.0, db / dt) if dt > 0 else 0.0
     return busy
 
 

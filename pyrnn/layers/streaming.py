@@ -35,6 +35,10 @@ class Stream:
     parameters need a new stream. ``step`` returns the last layer's new hidden state
     (B, H); the array is the stream's own buffer, overwritten by the next step (copy it
     to keep it).
+
+    A stream serves one thread at a time: ``step`` called while another thread's step
+    runs raises RuntimeError, and ``reset`` or writes to ``state`` during another thread's
+    step are not guarded (lock around them, or make one stream per thread).
     """
 
     def __init__(self, layer, batch_size: int = 1) -> None:

@@ -30,7 +30,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "processes, at least 1)")
     p.add_argument("--seconds", type=float, default=None, metavar="S",
                    help="stop training after S seconds at most (default: 240, --quick: 8); "
-                        "training also ends after 2 passes over the text")
+                        "training also ends after its epochs (2 passes over the text, --quick: 3)")
     p.add_argument("--hidden", type=int, default=None, metavar="H",
                    help="LSTM units (default: 256, --quick: 96)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")

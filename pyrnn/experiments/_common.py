@@ -103,8 +103,9 @@ def auto_threads() -> Tuple[int, Optional[str]]:
     """
     cores = available_cores()
     busy = busy_cores()
-    what = f"other work keeps {busy:.1f} of them busy" if busy is not None else ""
-    if busy is None:
+    if busy is not None:
+        what = f"other work keeps {busy:.1f} of them busy"
+    else:
         try:
             busy = os.getloadavg()[0]
         except (AttributeError, OSError):

@@ -145,11 +145,12 @@ def run(config: Optional[Config] = None, out_dir: Optional[Path] = None,
     planned = cfg.epochs * len(train_ids)
     best = min(baselines.values(), default=math.inf)
     stopped = bool(cfg.time_budget) and train_seconds >= cfg.time_budget
+    speed = chars_seen / train_seconds if train_seconds > 0 else None
     if val_bpc >= best and stopped:
         log(f"The LSTM has not overtaken the best n-gram yet: in {train_seconds:.0f} s this "
             f"machine trained it on {chars_seen / 1e6:.1f}M of the {planned / 1e6:.1f}M "
-            f"characters of {cfg.epochs} epochs ({chars_seen / max(train_seconds, 1e-9):,.0f} "
-            f"per second, {pyrnn.get_num_threads()} thread(s)); --seconds "
+            f"characters of {cfg.epochs} epochs ({speed or 0:,.0f} per second, "
+            f"{pyrnn.get_num_threads()} thread(s)); --seconds "
             f"{_suggest_seconds(train_seconds, chars_seen, planned)} lets it see them all.")
 
     samples = {}
@@ -173,7 +174,7 @@ def run(config: Optional[Config] = None, out_dir: Optional[Path] = None,
         "chars_trained": chars_seen,
         "stopped_by_time_budget": stopped,
         "train_seconds": train_seconds,
-        "train_chars_per_second": chars_seen / train_seconds if train_seconds > 0 else None,
+        "train_chars_per_second": speed,
         "val_bpc": val_bpc,
         "val_perplexity": lm.perplexity(val_bpc),
         "ngram_bpc": baselines,

@@ -430,21 +430,45 @@ void run_microkernel(int mr, int64_t kc, const T* a, const T* b, T* c, int64_t l
 // Packing. A block [mc, kc] -> MR-row panels, k-major. B block [kc, nc] -> NR-column panels,
 // k-major, zero-padded to NR.
 
+// A's rows (or, transposed, its k-runs) are usually whole cache lines a page or more apart,
+// which the hardware prefetchers do not follow across pages; so pack_a fetches them ahead in
+// software: a transposed A 16 rows ahead, a plain A the next panel's rows. Zen 5, avx512,
+// 1 thread, 3 alternating runs (GFLOP/s): 1024x256x6400 tA (dW = dG^T X, LSTM (a)) 152-157 ->
+// 167-175, 2048x512x6400 tA 164-171 -> 175-188, 6400x256x1024 (dx = dG W_ih) 152-158 ->
+// 173-188; for 1024x32x6400 tA, where packing dominates, 5.4-5.8 -> 4.3-4.6 ms.
+constexpr int64_t kPackAhead = 16;
+
 template <typename T>
 void pack_a(bool transA, int64_t mc, int64_t kc, const T* A, int64_t lda, T* dst) {
   constexpr int MR = Target<T>::MR;
+  const int64_t line = 64 / sizeof(T);
+  if (transA) {  // A stored (K, M): each k is a contiguous run of mc values
+    for (int64_t k = 0; k < kc; ++k) {
+      const T* src = A + k * lda;
+#if defined(__GNUC__)
+      if (k + kPackAhead < kc) {
+        const T* next = src + kPackAhead * lda;
+        for (int64_t i = 0; i < mc; i += line) __builtin_prefetch(next + i);
+        __builtin_prefetch(next + mc - 1);  // the run's last line when it is not aligned
+      }
+#endif
+      T* d = dst + k * MR;
+      for (int64_t i0 = 0; i0 < mc; i0 += MR, d += MR * kc) {
+        const int mr = static_cast<int>(std::min<int64_t>(MR, mc - i0));
+        for (int i = 0; i < mr; ++i) d[i] = src[i0 + i];
+      }
+    }
+    return;
+  }
   for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
     const int mr = static_cast<int>(std::min<int64_t>(MR, mc - i0));
-    if (transA) {  // A stored (K, M): each k is a contiguous run of rows
-      for (int64_t k = 0; k < kc; ++k) {
-        const T* src = A + k * lda + i0;
-        for (int i = 0; i < mr; ++i) dst[k * MR + i] = src[i];
-      }
-    } else {
-      for (int i = 0; i < mr; ++i) {
-        const T* src = A + (i0 + i) * lda;
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
-      }
+    for (int i = 0; i < mr; ++i) {
+      const T* src = A + (i0 + i) * lda;
+#if defined(__GNUC__)
+      if (i0 + MR + i < mc)  // the same row of the next panel, fetched while this one packs
+        for (int64_t k = 0; k < kc; k += line) __builtin_prefetch(src + MR * lda + k);
+#endif
+      for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
     }
   }
 }

@@ -31,6 +31,19 @@ inline int64_t padded_units(int64_t H) { return ceil_div(H, 32) * 32; }
 // workspace itself aligned, packed weights and state rows start on a cache line.
 inline int64_t cache_line(int64_t n) { return ceil_div(n, 16) * 16; }
 
+// A row stride for rows of n elements that a register tile reads several of at once: a
+// whole number of cache lines, but not a multiple of 1 KB. At a multiple of 4 KB (LSTM's
+// 4H for H = 256, 512, ...) the tile's 12 rows all fall into one set of L1 and evict each
+// other.
+template <typename T>
+int64_t tile_row_stride(int64_t n) {
+  const int64_t line = 64 / static_cast<int64_t>(sizeof(T));
+  const int64_t ld = ceil_div(n, line) * line;
+  return (ld * static_cast<int64_t>(sizeof(T))) % 1024 == 0 ? ld + line : ld;
+}
+// Elements to reserve for such a row whatever T is (float or double).
+inline int64_t tile_row_room(int64_t n) { return cache_line(n) + 16; }
+
 // Units [0, H) in blocks of `width`; a contiguous run of blocks per thread.
 struct UnitBlocks {
   int64_t width, count;  // units per block, number of blocks

@@ -40,8 +40,8 @@ struct GruBackwardLayout {
     wb = 0;                          // W_hh columns (K = 3H, Cho: 2H)
     wbn = cache_line(wb + 3 * d.H * Hp);         // Cho: W_hn columns (K = H)
     dA = cache_line(wbn + d.H * Hp);             // (2, B, 3H) recurrent pre-activation gradients
-    dn = cache_line(dA + 2 * d.B * 3 * d.H);     // Cho: (B, H) da_n
-    dh = cache_line(dn + d.B * d.H);             // (B, H)
+    dn = cache_line(dA + 2 * d.B * tile_row_room(3 * d.H));  // Cho: (B, H) da_n
+    dh = cache_line(dn + d.B * tile_row_room(d.H));          // (B, H)
     direct = cache_line(dh + d.B * d.H);         // (B, H) dh_{t-1} terms that bypass W_hh
     scratch = cache_line(direct + d.B * d.H);
     end = cache_line(scratch + std::max(d.B * 4 * d.H, masked_x_size(d)));
@@ -203,8 +203,9 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
   const GruBackwardLayout L(d);
   T* wb = work + L.wb;
   T* wbn = work + L.wbn;
-  T* dA2 = work + L.dA;
-  T* dn = work + L.dn;
+  T* dA2 = work + L.dA;  // rows of lda
+  T* dn = work + L.dn;   // rows of ldn
+  const int64_t lda = tile_row_stride<T>(G), ldn = tile_row_stride<T>(H);
   T* dh = work + L.dh;
   T* direct = work + L.direct;
   T* scratch = work + L.scratch;
@@ -221,16 +222,16 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
     if (!reset_after) pack_unit_columns(w.W_hh + 2 * H * H, H, H, H, 2, u0, u1, wbn);
     const auto one = VT::set1(T(1));
     for (int64_t s = steps - 1; s >= 0; --s) {
-      T* dA = dA2 + (s % 2) * B * G;  // rows [da_r, da_z, da_e] (Cho: [da_r, da_z, -])
+      T* dA = dA2 + (s % 2) * B * lda;  // rows [da_r, da_z, da_e] (Cho: [da_r, da_z, -])
       auto hprev = [&](int64_t b, int64_t t) {
         return s == 0 ? h0 + b * H : out + (prev_time(d, t) * B + b) * H;
       };
       for (int64_t b = 0; b < B; ++b) {
         const int64_t t = step_time(d, b, s);
-        T* da = dA + b * G;
+        T* da = dA + b * lda;
         if (t < 0) {
           for (int64_t q = 0; q < 3; ++q) std::fill(da + q * H + j0, da + q * H + j1, T(0));
-          std::fill(dn + b * H + j0, dn + b * H + j1, T(0));
+          std::fill(dn + b * ldn + j0, dn + b * ldn + j1, T(0));
           continue;
         }
         const int64_t off = (t * B + b) * H;
@@ -256,7 +257,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
             const auto de = VT::mul(dan, r);
             VT::store(gt + 3 * H + j, de, m), VT::store(da + 2 * H + j, de, m);
           } else {
-            VT::store(dn + b * H + j, dan, m);  // r's gradient needs W_hn^T da_n
+            VT::store(dn + b * ldn + j, dan, m);  // r's gradient needs W_hn^T da_n
           }
         }
       }
@@ -264,7 +265,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
       if (!reset_after) {
         // n = tanh(x_n + W_hn (r * h) + b_hn): d(r * h) = da_n W_hn, own units
         for (int64_t u = u0; u < u1; ++u) {
-          tile_rows<T, kRowsBack, 2>(B, H, wbn + u * H * ub.width, [&](int64_t b) { return dn + b * H; },
+          tile_rows<T, kRowsBack, 2>(B, H, wbn + u * H * ub.width, [&](int64_t b) { return dn + b * ldn; },
                              [&](int64_t b, const V* acc) {
                                const int64_t t = step_time(d, b, s);
                                if (t < 0) return;
@@ -279,7 +280,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
                                            VT::fma(acc[v], r, VT::load(direct + b * H + j, m)), m);
                                  const auto dar = VT::mul(VT::mul(acc[v], VT::load(hp + j, m)),
                                                           VT::mul(r, VT::sub(one, r)));
-                                 VT::store(gt + j, dar, m), VT::store(dA + b * G + j, dar, m);
+                                 VT::store(gt + j, dar, m), VT::store(dA + b * lda + j, dar, m);
                                }
                              });
         }
@@ -287,7 +288,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
       }
       // h_{t-1} feeds the recurrent pre-activations through W_hh: dh = dA W_hh + direct
       for (int64_t u = u0; u < u1; ++u) {
-        tile_rows<T, kRowsBack, 2>(B, K, wb + u * K * ub.width, [&](int64_t b) { return dA + b * G; },
+        tile_rows<T, kRowsBack, 2>(B, K, wb + u * K * ub.width, [&](int64_t b) { return dA + b * lda; },
                            [&](int64_t b, const V* acc) {
                              if (step_time(d, b, s) < 0) return;  // ended rows keep dh
                              for (int v = 0; v < 2; ++v) {

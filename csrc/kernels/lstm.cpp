@@ -31,7 +31,7 @@ struct LstmBackwardLayout {
   LstmBackwardLayout(const SeqDims& d) {
     wb = 0;
     dA = cache_line(wb + G * d.H * padded_units(d.H));
-    dh = cache_line(dA + 2 * d.B * G * d.H);
+    dh = cache_line(dA + 2 * d.B * tile_row_room(G * d.H));
     dc = cache_line(dh + d.B * d.H);
     scratch = cache_line(dc + d.B * d.H);
     end = cache_line(scratch + std::max(d.B * G * d.H, masked_x_size(d)));
@@ -139,7 +139,8 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
   const int64_t B = d.B, H = d.H, GH = G * H, steps = max_length(d);
   const LstmBackwardLayout L(d);
   T* wb = work + L.wb;      // W_hh columns packed per block of 2 vectors of units
-  T* dA2 = work + L.dA;     // (2, B, 4H) gate gradients of a step, double-buffered
+  T* dA2 = work + L.dA;     // (2, B, lda) gate gradients of a step, double-buffered
+  const int64_t lda = tile_row_stride<T>(GH);
   T* dh = work + L.dh;      // (B, H) gradient reaching h of the current step
   T* dc = work + L.dc;      // (B, H) gradient reaching c of the current step
   T* scratch = work + L.scratch;
@@ -155,10 +156,10 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
     pack_unit_columns(w.W_hh, H, GH, H, 2, u0, u1, wb);
     const auto one = VT::set1(T(1));
     for (int64_t s = steps - 1; s >= 0; --s) {
-      T* dA = dA2 + (s % 2) * B * GH;
+      T* dA = dA2 + (s % 2) * B * lda;
       for (int64_t b = 0; b < B; ++b) {
         const int64_t t = step_time(d, b, s);
-        T* da = dA + b * GH;
+        T* da = dA + b * lda;
         if (t < 0) {
           for (int64_t q = 0; q < G; ++q) std::fill(da + q * H + j0, da + q * H + j1, T(0));
           continue;
@@ -195,7 +196,7 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
       // h_{t-1} feeds the gates through W_hh: dh = dA W_hh, own units, all gates.
       for (int64_t u = u0; u < u1; ++u) {
         const int64_t j = u * ub.width;
-        tile_rows<T, kRowsBack, 2>(B, GH, wb + u * GH * ub.width, [&](int64_t b) { return dA + b * GH; },
+        tile_rows<T, kRowsBack, 2>(B, GH, wb + u * GH * ub.width, [&](int64_t b) { return dA + b * lda; },
                            [&](int64_t b, const typename VT::V* acc) {
                              if (step_time(d, b, s) < 0) return;  // ended rows keep dh
                              for (int v = 0; v < 2; ++v) {

@@ -29,7 +29,7 @@ struct RnnBackwardLayout {
     wb = 0;
     dA = cache_line(wb + d.H * padded_units(d.H));
     // dA: pre-activation gradients of every step, for the GEMMs after the loop
-    dh = cache_line(dA + d.T * d.B * d.H);
+    dh = cache_line(dA + d.T * d.B * tile_row_room(d.H));
     scratch = cache_line(dh + d.B * d.H);
     end = cache_line(scratch + std::max(d.B * d.H, masked_x_size(d)));
   }
@@ -119,10 +119,11 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
   const int64_t B = d.B, H = d.H, steps = max_length(d);
   const RnnBackwardLayout L(d);
   T* wb = work + L.wb;
-  T* dA = work + L.dA;  // (T, B, H), zero at padded steps
+  T* dA = work + L.dA;  // (T, B, H) in rows of lda, zero at padded steps
+  const int64_t lda = tile_row_stride<T>(H);
   T* dh = work + L.dh;
   T* scratch = work + L.scratch;
-  std::fill_n(dA, d.T * B * H, T(0));
+  std::fill_n(dA, d.T * B * lda, T(0));
   std::memcpy(dh, dh_n, B * H * sizeof(T));
   const bool is_tanh = act == Activation::tanh;
   const UnitBlocks ub(H, 2 * Wv);
@@ -137,14 +138,14 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
       for (int64_t b = 0; b < B; ++b) {
         const int64_t t = step_time(d, b, s);
         if (t < 0) continue;
-        const int64_t off = (t * B + b) * H;
+        const int64_t off = (t * B + b) * H, row = (t * B + b) * lda;
         for (int64_t j = j0; j < j1; j += Wv) {
           const int m = static_cast<int>(std::min<int64_t>(Wv, j1 - j));
           // h_t = act(a): tanh' = 1 - h^2, relu' = [h > 0]
           const auto ht = VT::load(out + off + j, m);
           const auto gj = VT::add(VT::load(dh + b * H + j, m), VT::load(dout + off + j, m));
           if (dh_all) VT::store(dh_all + off + j, gj, m);
-          VT::store(dA + off + j,
+          VT::store(dA + row + j,
                     is_tanh ? VT::mul(gj, VT::fnma(ht, ht, VT::set1(T(1)))) : VT::step(ht, gj), m);
         }
       }
@@ -155,7 +156,7 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
             B, H, wb + u * H * ub.width,
             [&](int64_t b) {
               const int64_t t = step_time(d, b, s);
-              return dA + ((t < 0 ? 0 : t) * B + b) * H;  // ended rows: result dropped
+              return dA + ((t < 0 ? 0 : t) * B + b) * lda;  // ended rows: result dropped
             },
             [&](int64_t b, const V* acc) {
               if (step_time(d, b, s) < 0) return;
@@ -170,9 +171,9 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
   }
   std::memcpy(dh0, dh, B * H * sizeof(T));
   if (dh_all) zero_padding(d, dh_all, H, H);
-  input_projection_backward(d, H, dA, H, x, w.W_ih, dx, g.dW_ih, g.db_ih, scratch);
-  add_recurrent_weight_grad(d, dA, H, H, out, h0, g.dW_hh, scratch);
-  add_column_sums(dA, d.T * B, H, H, g.db_hh);
+  input_projection_backward(d, H, dA, lda, x, w.W_ih, dx, g.dW_ih, g.db_ih, scratch);
+  add_recurrent_weight_grad(d, dA, lda, H, out, h0, g.dW_hh, scratch);
+  add_column_sums(dA, d.T * B, H, lda, g.db_hh);
 }
 
 // ---- streaming: weights packed once, then one step at a time ----

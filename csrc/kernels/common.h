@@ -70,6 +70,17 @@ void copy_biases(const CellWeights<T>& w, int64_t GH, T* buf) {
   }
 }
 
+// db_ih += sums[0:n] and db_hh += sums[0:n], either of them may be null: the bias gradients of
+// cells whose two biases enter the pre-activations alike (RNN, LSTM). The backward loops sum
+// the gate gradients as they make them, each thread over its own units, which spares the
+// column sums' passes over the whole (T, B, G*H) array after the loop.
+template <typename T>
+void add_bias_sums(const T* sums, int64_t n, T* db_ih, T* db_hh) {
+  for (T* db : {db_ih, db_hh})
+    if (db)
+      for (int64_t k = 0; k < n; ++k) db[k] += sums[k];
+}
+
 // Zero the entries of a (T, B, W) buffer (row stride ld) at steps past each row's end.
 template <typename T>
 void zero_padding(const SeqDims& d, T* buf, int64_t W, int64_t ld) {

@@ -34,7 +34,7 @@ struct GruForwardLayout {  // workspace offsets, in elements
 };
 
 struct GruBackwardLayout {
-  int64_t wb, wbn, dA, dn, dh, direct, scratch, end;
+  int64_t wb, wbn, dA, dn, dh, direct, db, scratch, end;
   GruBackwardLayout(const SeqDims& d) {
     const int64_t Hp = padded_units(d.H);
     wb = 0;                          // W_hh columns (K = 3H, Cho: 2H)
@@ -43,7 +43,8 @@ struct GruBackwardLayout {
     dn = cache_line(dA + 2 * d.B * tile_row_room(3 * d.H));  // Cho: (B, H) da_n
     dh = cache_line(dn + d.B * tile_row_room(d.H));          // (B, H)
     direct = cache_line(dh + d.B * d.H);         // (B, H) dh_{t-1} terms that bypass W_hh
-    scratch = cache_line(direct + d.B * d.H);
+    db = cache_line(direct + d.B * d.H);         // (4H) sums of da_r, da_z, da_n, de
+    scratch = cache_line(db + 4 * d.H);
     end = cache_line(scratch + std::max(d.B * 4 * d.H, masked_x_size(d)));
   }
 };
@@ -209,6 +210,10 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
   T* dh = work + L.dh;
   T* direct = work + L.direct;
   T* scratch = work + L.scratch;
+  // Bias gradients summed in the loop, each thread over its own units (see add_bias_sums)
+  T* db = g.db_ih || g.db_hh ? work + L.db : nullptr;
+  if (db) std::fill_n(db, L4, T(0));
+  auto add_to = [](T* sum, typename VT::V v, int m) { VT::store(sum, VT::add(VT::load(sum, m), v), m); };
   std::memcpy(dh, dh_n, B * H * sizeof(T));
   const UnitBlocks ub(H, 2 * Wv);
   const int64_t K = reset_after ? G : 2 * H;  // rows of W_hh that see h_{t-1}
@@ -250,12 +255,14 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
           VT::store(direct + b * H + j, VT::mul(dht, z), m);
           VT::store(gt + H + j, daz, m), VT::store(da + H + j, daz, m);
           VT::store(gt + 2 * H + j, dan, m);
+          if (db) add_to(db + H + j, daz, m), add_to(db + 2 * H + j, dan, m);
           if (reset_after) {
             // n = tanh(x_n + r * e), e = W_hn h + b_hn
             const auto dar = VT::mul(VT::mul(dan, e), VT::mul(r, VT::sub(one, r)));
             VT::store(gt + j, dar, m), VT::store(da + j, dar, m);
             const auto de = VT::mul(dan, r);
             VT::store(gt + 3 * H + j, de, m), VT::store(da + 2 * H + j, de, m);
+            if (db) add_to(db + j, dar, m), add_to(db + 3 * H + j, de, m);
           } else {
             VT::store(dn + b * ldn + j, dan, m);  // r's gradient needs W_hn^T da_n
           }
@@ -281,6 +288,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
                                  const auto dar = VT::mul(VT::mul(acc[v], VT::load(hp + j, m)),
                                                           VT::mul(r, VT::sub(one, r)));
                                  VT::store(gt + j, dar, m), VT::store(dA + b * lda + j, dar, m);
+                                 if (db) add_to(db + j, dar, m);
                                }
                              });
         }
@@ -305,19 +313,23 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
   std::memcpy(dh0, dh, B * H * sizeof(T));
   if (dh_all) zero_padding(d, dh_all, H, H);
   const int64_t TB = d.T * B;
-  input_projection_backward(d, G, gates, L4, x, w.W_ih, dx, g.dW_ih, g.db_ih, scratch);
+  input_projection_backward<T>(d, G, gates, L4, x, w.W_ih, dx, g.dW_ih, nullptr, scratch);
   // r and z rows of W_hh see h_{t-1}
   add_recurrent_weight_grad(d, gates, L4, 2 * H, out, h0, g.dW_hh, scratch);
-  if (g.db_hh) add_column_sums(gates, TB, 2 * H, L4, g.db_hh);
   if (reset_after) {
     // e = W_hn h_{t-1} + b_hn received da_n * r, stored in column block 3
     add_recurrent_weight_grad(d, gates + 3 * H, L4, H, out, h0, g.dW_hh + 2 * H * H, scratch);
-    if (g.db_hh) add_column_sums(gates + 3 * H, TB, H, L4, g.db_hh + 2 * H);
   } else {
     // W_hn acts on r * h_{t-1}, kept in column block 3
     gemm<T>(true, false, H, H, TB, T(1), gates + 2 * H, L4, gates + 3 * H, L4, T(1),
             g.dW_hh + 2 * H * H, H);
-    if (g.db_hh) add_column_sums(gates + 2 * H, TB, H, L4, g.db_hh + 2 * H);
+  }
+  if (db) {
+    // b_ih: [r, z, n]. b_hh: [r, z, b_hn], where b_hn sits in e = W_hn h + b_hn, or (Cho)
+    // straight in n's pre-activation.
+    add_bias_sums<T>(db, G, g.db_ih, nullptr);
+    add_bias_sums<T>(db, 2 * H, g.db_hh, nullptr);
+    if (g.db_hh) add_bias_sums<T>(db + (reset_after ? 3 : 2) * H, H, g.db_hh + 2 * H, nullptr);
   }
 }
 

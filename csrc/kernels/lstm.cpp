@@ -27,13 +27,14 @@ struct LstmForwardLayout {  // workspace offsets, in elements
 };
 
 struct LstmBackwardLayout {
-  int64_t wb, dA, dh, dc, scratch, end;
+  int64_t wb, dA, dh, dc, db, scratch, end;
   LstmBackwardLayout(const SeqDims& d) {
     wb = 0;
     dA = cache_line(wb + G * d.H * padded_units(d.H));
     dh = cache_line(dA + 2 * d.B * tile_row_room(G * d.H));
     dc = cache_line(dh + d.B * d.H);
-    scratch = cache_line(dc + d.B * d.H);
+    db = cache_line(dc + d.B * d.H);
+    scratch = cache_line(db + G * d.H);
     end = cache_line(scratch + std::max(d.B * G * d.H, masked_x_size(d)));
   }
 };
@@ -143,6 +144,8 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
   const int64_t lda = tile_row_stride<T>(GH);
   T* dh = work + L.dh;      // (B, H) gradient reaching h of the current step
   T* dc = work + L.dc;      // (B, H) gradient reaching c of the current step
+  T* db = g.db_ih || g.db_hh ? work + L.db : nullptr;  // (4H) sum of the gate gradients
+  if (db) std::fill_n(db, GH, T(0));
   T* scratch = work + L.scratch;
   std::memcpy(dh, dh_n, B * H * sizeof(T));
   std::memcpy(dc, dc_n, B * H * sizeof(T));
@@ -190,6 +193,13 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
           VT::store(da + H + j, a_f, m), VT::store(gt + H + j, a_f, m);
           VT::store(da + 2 * H + j, a_g, m), VT::store(gt + 2 * H + j, a_g, m);
           VT::store(da + 3 * H + j, a_o, m), VT::store(gt + 3 * H + j, a_o, m);
+          if (db) {
+            T* sum = db + j;  // own units: no other thread writes these
+            VT::store(sum, VT::add(VT::load(sum, m), a_i), m);
+            VT::store(sum + H, VT::add(VT::load(sum + H, m), a_f), m);
+            VT::store(sum + 2 * H, VT::add(VT::load(sum + 2 * H, m), a_g), m);
+            VT::store(sum + 3 * H, VT::add(VT::load(sum + 3 * H, m), a_o), m);
+          }
         }
       }
 #pragma omp barrier
@@ -212,9 +222,9 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
   std::memcpy(dh0, dh, B * H * sizeof(T));
   std::memcpy(dc0, dc, B * H * sizeof(T));
   if (dh_all) zero_padding(d, dh_all, H, H);
-  input_projection_backward(d, GH, gates, GH, x, w.W_ih, dx, g.dW_ih, g.db_ih, scratch);
+  input_projection_backward<T>(d, GH, gates, GH, x, w.W_ih, dx, g.dW_ih, nullptr, scratch);
   add_recurrent_weight_grad(d, gates, GH, GH, out, h0, g.dW_hh, scratch);
-  add_column_sums(gates, d.T * B, GH, GH, g.db_hh);
+  if (db) add_bias_sums(db, GH, g.db_ih, g.db_hh);
 }
 
 // ---- streaming: weights packed once, then one step at a time ----

@@ -24,13 +24,14 @@ struct RnnForwardLayout {  // workspace offsets, in elements
 };
 
 struct RnnBackwardLayout {
-  int64_t wb, dA, dh, scratch, end;
+  int64_t wb, dA, dh, db, scratch, end;
   RnnBackwardLayout(const SeqDims& d) {
     wb = 0;
     dA = cache_line(wb + d.H * padded_units(d.H));
     // dA: pre-activation gradients of every step, for the GEMMs after the loop
     dh = cache_line(dA + d.T * d.B * tile_row_room(d.H));
-    scratch = cache_line(dh + d.B * d.H);
+    db = cache_line(dh + d.B * d.H);
+    scratch = cache_line(db + d.H);
     end = cache_line(scratch + std::max(d.B * d.H, masked_x_size(d)));
   }
 };
@@ -123,6 +124,8 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
   const int64_t lda = tile_row_stride<T>(H);
   T* dh = work + L.dh;
   T* scratch = work + L.scratch;
+  T* db = g.db_ih || g.db_hh ? work + L.db : nullptr;  // (H) sum of the pre-activation gradients
+  if (db) std::fill_n(db, H, T(0));
   std::fill_n(dA, d.T * B * lda, T(0));
   std::memcpy(dh, dh_n, B * H * sizeof(T));
   const bool is_tanh = act == Activation::tanh;
@@ -145,8 +148,9 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
           const auto ht = VT::load(out + off + j, m);
           const auto gj = VT::add(VT::load(dh + b * H + j, m), VT::load(dout + off + j, m));
           if (dh_all) VT::store(dh_all + off + j, gj, m);
-          VT::store(dA + row + j,
-                    is_tanh ? VT::mul(gj, VT::fnma(ht, ht, VT::set1(T(1)))) : VT::step(ht, gj), m);
+          const auto a = is_tanh ? VT::mul(gj, VT::fnma(ht, ht, VT::set1(T(1)))) : VT::step(ht, gj);
+          VT::store(dA + row + j, a, m);
+          if (db) VT::store(db + j, VT::add(VT::load(db + j, m), a), m);  // own units
         }
       }
 #pragma omp barrier
@@ -171,9 +175,9 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
   }
   std::memcpy(dh0, dh, B * H * sizeof(T));
   if (dh_all) zero_padding(d, dh_all, H, H);
-  input_projection_backward(d, H, dA, lda, x, w.W_ih, dx, g.dW_ih, g.db_ih, scratch);
+  input_projection_backward<T>(d, H, dA, lda, x, w.W_ih, dx, g.dW_ih, nullptr, scratch);
   add_recurrent_weight_grad(d, dA, lda, H, out, h0, g.dW_hh, scratch);
-  add_column_sums(dA, d.T * B, H, lda, g.db_hh);
+  if (db) add_bias_sums(db, H, g.db_ih, g.db_hh);
 }
 
 // ---- streaming: weights packed once, then one step at a time ----

@@ -4,9 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "pyrnn/kernels.h"
 #include "pyrnn/threads.h"
@@ -37,10 +34,6 @@ inline int64_t step_time(const SeqDims& d, int64_t b, int64_t s) {
 
 // Time index row b processed at step s - 1 (s >= 1, row active at s).
 inline int64_t prev_time(const SeqDims& d, int64_t t) { return d.reverse ? t + 1 : t - 1; }
-
-// Elementwise work below this many elements stays on one thread: a parallel region
-// costs more than it saves.
-constexpr int64_t kParallelMin = 1 << 14;
 
 template <typename T>
 inline T sigmoid(T a) {
@@ -89,27 +82,6 @@ void zero_padding(const SeqDims& d, T* buf, int64_t W, int64_t ld) {
     for (int64_t t = d.lengths[b]; t < d.T; ++t) std::fill_n(buf + (t * d.B + b) * ld, W, T(0));
 }
 
-// db[j] += sum over rows of A[:, j]; A is (rows, n) with row stride lda.
-template <typename T>
-void add_column_sums(const T* A, int64_t rows, int64_t n, int64_t lda, T* db) {
-  if (!db) return;
-  const int nt = get_num_threads();
-#pragma omp parallel num_threads(nt) if (rows * n >= kParallelMin)
-  {
-    // Each thread owns a slice of columns, so the sum order is fixed: deterministic.
-#ifdef _OPENMP
-    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-#else
-    const int tid = 0, nth = 1;
-#endif
-    const int64_t j0 = n * tid / nth, j1 = n * (tid + 1) / nth;
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* a = A + r * lda;
-      for (int64_t j = j0; j < j1; ++j) db[j] += a[j];
-    }
-  }
-}
-
 // dW (n, H) += sum_t dA[t]^T h_prev[t], where dA (T, B, n) has row stride lda and is zero
 // at padded steps, and h_prev[t] is the state before step t: out[t-1] forwards, out[t+1]
 // backwards, h0 at each row's first step. Since out is zero past each row's end, two
@@ -144,11 +116,11 @@ inline int64_t masked_x_size(const SeqDims& d) {
 
 // The post-loop half of every backward: given pre-activation gradients dA (T*B rows,
 // stride lda, zero at padded steps) of the input projection, dx = dA W_ih,
-// dW_ih += dA^T x, db_ih += sum dA. scratch: masked_x_size(d) elements.
+// dW_ih += dA^T x (the bias gradients are summed in the loops: add_bias_sums).
+// scratch: masked_x_size(d) elements.
 template <typename T>
 void input_projection_backward(const SeqDims& d, int64_t GH, const T* dA, int64_t lda,
-                               const T* x, const T* W_ih, T* dx, T* dW_ih, T* db_ih,
-                               T* scratch) {
+                               const T* x, const T* W_ih, T* dx, T* dW_ih, T* scratch) {
   const int64_t TB = d.T * d.B, B = d.B, I = d.I;
   gemm<T>(false, false, TB, I, GH, T(1), dA, lda, W_ih, I, T(0), dx, I);
   if (!d.lengths) {
@@ -166,7 +138,6 @@ void input_projection_backward(const SeqDims& d, int64_t GH, const T* dA, int64_
       gemm<T>(true, false, GH, I, n * B, T(1), dA + t0 * B * lda, lda, scratch, I, T(1), dW_ih, I);
     }
   }
-  add_column_sums(dA, TB, GH, lda, db_ih);
 }
 
 // out = a (B, n, stride lda) for rows active at step s; other rows keep their value.

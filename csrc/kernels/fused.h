@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "common.h"
 #include "scratch.h"

@@ -313,7 +313,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
   std::memcpy(dh0, dh, B * H * sizeof(T));
   if (dh_all) zero_padding(d, dh_all, H, H);
   const int64_t TB = d.T * B;
-  input_projection_backward<T>(d, G, gates, L4, x, w.W_ih, dx, g.dW_ih, nullptr, scratch);
+  input_projection_backward(d, G, gates, L4, x, w.W_ih, dx, g.dW_ih, scratch);
   // r and z rows of W_hh see h_{t-1}
   add_recurrent_weight_grad(d, gates, L4, 2 * H, out, h0, g.dW_hh, scratch);
   if (reset_after) {

@@ -222,7 +222,7 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
   std::memcpy(dh0, dh, B * H * sizeof(T));
   std::memcpy(dc0, dc, B * H * sizeof(T));
   if (dh_all) zero_padding(d, dh_all, H, H);
-  input_projection_backward<T>(d, GH, gates, GH, x, w.W_ih, dx, g.dW_ih, nullptr, scratch);
+  input_projection_backward(d, GH, gates, GH, x, w.W_ih, dx, g.dW_ih, scratch);
   add_recurrent_weight_grad(d, gates, GH, GH, out, h0, g.dW_hh, scratch);
   if (db) add_bias_sums(db, GH, g.db_ih, g.db_hh);
 }

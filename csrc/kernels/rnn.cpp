@@ -175,7 +175,7 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
   }
   std::memcpy(dh0, dh, B * H * sizeof(T));
   if (dh_all) zero_padding(d, dh_all, H, H);
-  input_projection_backward<T>(d, H, dA, lda, x, w.W_ih, dx, g.dW_ih, nullptr, scratch);
+  input_projection_backward(d, H, dA, lda, x, w.W_ih, dx, g.dW_ih, scratch);
   add_recurrent_weight_grad(d, dA, lda, H, out, h0, g.dW_hh, scratch);
   if (db) add_bias_sums(db, H, g.db_ih, g.db_hh);
 }

@@ -165,13 +165,20 @@ void pack_unit_columns(const T* W, int64_t ldw, int64_t K, int64_t H, int S, int
 // are stored there instead of going to epi (more k to come). Both (MR, NV, W) blocks.
 // With PF, each k also prefetches the panel rows PD k ahead (past a slice's end that is
 // the next slice, the panel being contiguous): the first tile over a slice pulls it from
-// L2/L3, later tiles find it in L1.
+// L2/L3, later tiles find it in L1. Distance: on AVX-512, 32 k. An LSTM tile there
+// (6 x 4 vectors) spends 12 cycles of FMAs per k, so 8 k ahead is about 100 cycles, less
+// than L3's latency, and LSTM (a)'s 1 MB of packed W_hh does not stay in L2 beside the
+// projections at one thread. With 16 registers 8 k; tiny tiles (B = 1) 32 k.
+// Zen 5, 1 thread, bench_seq, minimum of each run, 4-8 alternating pairs, 8 -> 32 k:
+// AVX-512 inference LSTM (a) 0.97, (c) 0.93, RNN (a) 0.98, (c) 0.97, GRU within noise;
+// training LSTM (c) 0.93, the rest within noise; 64 k no better than 32. AVX2 with 32 k:
+// LSTM (a) inference 1.11 (4 of 4 pairs), (c) 1.04, so it keeps 8.
 template <typename T, int MR, int NV, bool PF = false, typename Epi>
 inline void tile(int64_t K, const T* const* a, const T* panel, Epi&& epi,
                  const T* cin = nullptr, T* cout = nullptr) {
   using VT = Vec<T>;
   using V = typename VT::V;
-  constexpr int64_t PD = MR * NV < 8 ? 32 : 8;
+  constexpr int64_t PD = MR * NV < 8 || kVecRegisters >= 32 ? 32 : 8;
   auto prefetch = [](const T* p) {
     if constexpr (PF) {
 #if defined(__GNUC__)

@@ -15,10 +15,11 @@ from cells import CELLS, make_problem, run, run_forward
 from conftest import assert_close
 
 # (T, B, I, H): single step, single row, sizes off the SIMD widths (4, 8, 16), a wider one,
-# and one with rows past the AVX-512 tiles (B = 13) whose H = 150 takes the K-blocked tile
-# path (partial sums, prefetch) for every cell
+# one with rows past the AVX-512 tiles (B = 13) and H = 150, and one whose I = 8200 makes
+# the input projection's panels larger than 256 KB on every target, cell and dtype, so that
+# they take the K-blocked tile path (partial sums carried between K blocks, prefetch)
 SHAPES = [(1, 1, 1, 1), (1, 3, 5, 7), (4, 1, 9, 3), (6, 5, 3, 17), (3, 9, 33, 12), (5, 2, 8, 16),
-          (2, 13, 20, 150)]
+          (2, 13, 20, 150), (2, 13, 8200, 20)]
 LENGTHS = [None, "random"]
 
 

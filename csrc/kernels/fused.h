@@ -272,15 +272,19 @@ T* tile_sums(int64_t n) {
 }
 
 // Run `tile` over rows [0, M) in blocks of MR. row(i) gives row i's pointer; epi(i, acc)
-// gets the global row index. A long K is cut into blocks whose slice of the panel fits
-// in L1 (~16 KB), each swept over all rows before the next, so that a panel wider than
-// L1 (LSTM, K = 1024: 128 KB) is not re-read from L2 for every block of rows. On this
-// busy shared machine its effect was within the noise (LSTM shapes (a), (c), 1 thread,
-// KC = 64/128/256/off all 41-69 GFLOP/s); kept for larger machines' wider panels.
+// gets the global row index. A K whose panel is larger than 256 KB is cut into blocks of
+// at most that, each swept over all rows before the next, so that the panel is re-read
+// from L2 for every block of rows, not from L3 or memory. Smaller panels are not cut:
+// each tile streams its panel from L2 and keeps its sums in registers throughout. Slices
+// of 16 KB (to stay in L1) cost more in stored and reloaded partial sums than they saved.
+// Zen 5, 1 thread, bench_seq, minimum of each run, 3-4 alternating pairs, 16 KB -> uncut:
+// AVX-512 inference LSTM (a) 0.93, (b) 0.96, (c) 0.93, GRU (b) 0.95, (c) 0.94, RNN (c)
+// 0.93, others and training within noise; AVX2 LSTM (a) 0.86 inference / 0.91 training,
+// (c) 0.86 / 0.94, GRU within noise. 64 KB slices were in between.
 template <typename T, int MR, int NV, typename RowPtr, typename Epi>
 inline void tile_rows(int64_t M, int64_t K, const T* panel, RowPtr&& row, Epi&& epi) {
   using VT = Vec<T>;
-  constexpr int64_t KC = std::max<int64_t>(32, (16 << 10) / (NV * VT::W * sizeof(T)));
+  constexpr int64_t KC = std::max<int64_t>(32, (256 << 10) / (NV * VT::W * sizeof(T)));
   const T* a[MR];
   T* sums = K > KC ? tile_sums<T>(ceil_div(M, MR) * MR * NV * VT::W) : nullptr;
   for (int64_t k0 = 0; k0 < K; k0 += KC) {

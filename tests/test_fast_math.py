@@ -13,7 +13,12 @@ EXACT = {"exp": np.exp, "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "tanh": np.ta
 def _points() -> np.ndarray:
     dense = np.linspace(-30, 30, 1 << 22, dtype=np.float32)
     tiny = np.float32(10.0) ** np.arange(-30, 1, dtype=np.float32)
-    return np.concatenate([dense, tiny, -tiny, np.float32([0.6249999, 0.625, 0.6250001])])
+    # tanh's range reduction switches n where 2x = (k + 1/2) ln 2: both sides of the first few
+    edges = np.float32((np.arange(4) + 0.5) * np.log(2) / 2)
+    edges = np.concatenate([edges, -edges])
+    around = np.concatenate([np.nextafter(edges, np.float32(-np.inf)), edges,
+                             np.nextafter(edges, np.float32(np.inf))])
+    return np.concatenate([dense, tiny, -tiny, around.astype(np.float32)])
 
 
 @pytest.mark.parametrize("name", list(BOUNDS))

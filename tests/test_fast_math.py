@@ -18,7 +18,7 @@ def _points() -> np.ndarray:
     edges = np.concatenate([edges, -edges])
     around = np.concatenate([np.nextafter(edges, np.float32(-np.inf)), edges,
                              np.nextafter(edges, np.float32(np.inf))])
-    return np.concatenate([dense, tiny, -tiny, around.astype(np.float32)])
+    return np.concatenate([dense, tiny, -tiny, around])
 
 
 @pytest.mark.parametrize("name", list(BOUNDS))

@@ -165,7 +165,7 @@ void pack_unit_columns(const T* W, int64_t ldw, int64_t K, int64_t H, int S, int
 // are stored there instead of going to epi (more k to come). Both (MR, NV, W) blocks.
 // With PF, each k also prefetches the panel rows PD k ahead (past a slice's end that is
 // the next slice, the panel being contiguous): the first tile over a slice pulls it from
-// L2/L3, later tiles find it in L1. Distance: on AVX-512, 32 k. An LSTM tile there
+// L2/L3, later tiles find it in L2 (in L1 if it fits). Distance: on AVX-512, 32 k. An LSTM tile there
 // (6 x 4 vectors) spends 12 cycles of FMAs per k, so 8 k ahead is about 100 cycles, less
 // than L3's latency, and LSTM (a)'s 1 MB of packed W_hh does not stay in L2 beside the
 // projections at one thread. With 16 registers 8 k; tiny tiles (B = 1) 32 k.

@@ -37,21 +37,31 @@ constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;  // ln2 = hi + 
 constexpr float kE2 = 0.49999988079071045f, kE3 = 0.166665181517601f, kE4 = 0.04166953265666962f,
                 kE5 = 0.008368915878236294f, kE6 = 0.0013751407386735082f;
 
-inline float exp(float x) {
-  if (x != x) return x;
+// e^x = 2^n e^r: x clamped to the normal range, n = round(x log2 e), r = x - n ln 2 (in two
+// parts), and q = c2 + r (c3 + ...) with e^r - 1 = r + r^2 q. x must not be NaN (n is cast
+// to an integer).
+struct ExpParts {
+  float scale, r, q;  // scale = 2^n
+};
+inline ExpParts exp_parts(float x) {
   x = x > kExpHi ? kExpHi : (x < kExpLo ? kExpLo : x);
   const float n = std::nearbyint(x * kLog2e);
   const float r = (x - n * kLn2Hi) - n * kLn2Lo;
-  float p = kE6;
-  p = p * r + kE5;
-  p = p * r + kE4;
-  p = p * r + kE3;
-  p = p * r + kE2;
-  p = p * r * r + r + 1.0f;
+  float q = kE6;
+  q = q * r + kE5;
+  q = q * r + kE4;
+  q = q * r + kE3;
+  q = q * r + kE2;
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return {scale, r, q};
+}
+
+inline float exp(float x) {
+  if (x != x) return x;
+  const ExpParts e = exp_parts(x);
+  return (e.q * e.r * e.r + e.r + 1.0f) * e.scale;
 }
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
@@ -64,20 +74,8 @@ inline float sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
 // 1.6e-7 on every target over the points of tests/test_fast_math.py (bound 3e-7 as before).
 inline float tanh(float x) {
   if (x != x) return x;
-  float t = 2.0f * x;
-  t = t > kExpHi ? kExpHi : (t < kExpLo ? kExpLo : t);
-  const float n = std::nearbyint(t * kLog2e);
-  const float r = (t - n * kLn2Hi) - n * kLn2Lo;
-  float q = kE6;
-  q = q * r + kE5;
-  q = q * r + kE4;
-  q = q * r + kE3;
-  q = q * r + kE2;
-  const float em = q * r * r + r;  // e^r - 1
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  const float m = scale * em + (scale - 1.0f);
+  const ExpParts e = exp_parts(2.0f * x);
+  const float m = e.scale * (e.q * e.r * e.r + e.r) + (e.scale - 1.0f);
   return std::copysign(m / (m + 2.0f), x);
 }
 
@@ -85,19 +83,28 @@ inline float tanh(float x) {
 // primitives (add, sub, mul, fma, fnma, div, min, max, round, pow2, copysign):
 // the same polynomials and reductions, hence the same error bounds, on every target.
 template <typename VT>
-typename VT::V vexp(typename VT::V x) {
+struct VExpParts {
+  typename VT::V scale, r, q;  // as ExpParts, per lane
+};
+template <typename VT>
+VExpParts<VT> vexp_parts(typename VT::V x) {
   using V = typename VT::V;
   x = VT::max(VT::set1(kExpLo), VT::min(VT::set1(kExpHi), x));  // NaN stays (x second)
   const V n = VT::round(VT::mul(x, VT::set1(kLog2e)));
   V r = VT::fnma(n, VT::set1(kLn2Hi), x);
   r = VT::fnma(n, VT::set1(kLn2Lo), r);
-  V p = VT::set1(kE6);
-  p = VT::fma(p, r, VT::set1(kE5));
-  p = VT::fma(p, r, VT::set1(kE4));
-  p = VT::fma(p, r, VT::set1(kE3));
-  p = VT::fma(p, r, VT::set1(kE2));
-  p = VT::fma(VT::mul(p, r), r, VT::add(r, VT::set1(1.0f)));
-  return VT::mul(p, VT::pow2(n));
+  V q = VT::set1(kE6);
+  q = VT::fma(q, r, VT::set1(kE5));
+  q = VT::fma(q, r, VT::set1(kE4));
+  q = VT::fma(q, r, VT::set1(kE3));
+  q = VT::fma(q, r, VT::set1(kE2));
+  return {VT::pow2(n), r, q};
+}
+
+template <typename VT>
+typename VT::V vexp(typename VT::V x) {
+  const VExpParts<VT> e = vexp_parts<VT>(x);
+  return VT::mul(VT::fma(VT::mul(e.q, e.r), e.r, VT::add(e.r, VT::set1(1.0f))), e.scale);
 }
 
 template <typename VT>
@@ -109,20 +116,9 @@ typename VT::V vsigmoid(typename VT::V x) {
 template <typename VT>
 typename VT::V vtanh(typename VT::V x) {
   using V = typename VT::V;
-  const V one = VT::set1(1.0f);
-  // NaN stays (x second in min/max) and propagates through every step below.
-  const V t = VT::max(VT::set1(kExpLo), VT::min(VT::set1(kExpHi), VT::add(x, x)));
-  const V n = VT::round(VT::mul(t, VT::set1(kLog2e)));
-  V r = VT::fnma(n, VT::set1(kLn2Hi), t);
-  r = VT::fnma(n, VT::set1(kLn2Lo), r);
-  V q = VT::set1(kE6);
-  q = VT::fma(q, r, VT::set1(kE5));
-  q = VT::fma(q, r, VT::set1(kE4));
-  q = VT::fma(q, r, VT::set1(kE3));
-  q = VT::fma(q, r, VT::set1(kE2));
-  const V em = VT::fma(VT::mul(q, r), r, r);  // e^r - 1
-  const V scale = VT::pow2(n);
-  const V m = VT::fma(scale, em, VT::sub(scale, one));  // e^(2x) - 1
+  const VExpParts<VT> e = vexp_parts<VT>(VT::add(x, x));  // NaN propagates throughout
+  const V em = VT::fma(VT::mul(e.q, e.r), e.r, e.r);       // e^r - 1
+  const V m = VT::fma(e.scale, em, VT::sub(e.scale, VT::set1(1.0f)));  // e^(2x) - 1
   // m / (m + 2) has the sign of x except at x = -0 (+0): copysign ORs the sign bit in.
   return VT::copysign(VT::div(m, VT::add(m, VT::set1(2.0f))), x);
 }

@@ -23,6 +23,7 @@ std::atomic<int> g_num_threads{initial_threads()};
 // a microsecond there. On a 2-core AVX2 Zen 3 that was shared, 2^17 was the crossover:
 // the kernels of the AVX2 and generic targets scale this by 8 (fused.h, loop_threads).
 std::atomic<long long> g_parallel_min_work{1LL << 14};
+std::atomic<int> g_projection_mode{0};
 }  // namespace
 
 int get_num_threads() { return g_num_threads.load(std::memory_order_relaxed); }
@@ -30,6 +31,13 @@ void set_num_threads(int n) { g_num_threads.store(n < 1 ? 1 : n, std::memory_ord
 long long parallel_min_work() { return g_parallel_min_work.load(std::memory_order_relaxed); }
 void set_parallel_min_work(long long fmas) {
   g_parallel_min_work.store(fmas < 0 ? 0 : fmas, std::memory_order_relaxed);
+}
+
+ProjectionMode projection_mode() {
+  return static_cast<ProjectionMode>(g_projection_mode.load(std::memory_order_relaxed));
+}
+void set_projection_mode(ProjectionMode mode) {
+  g_projection_mode.store(static_cast<int>(mode), std::memory_order_relaxed);
 }
 
 bool has_openmp() {

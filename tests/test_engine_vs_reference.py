@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import pyrnn
-from pyrnn import functional, reference
+from pyrnn import _core, functional, reference
 from cells import CELLS, make_problem, run, run_forward
 from conftest import assert_close
 
@@ -45,6 +45,38 @@ def _compare(cell, shape, dtype, lengths, reverse, seed=0, bias=True):
 @pytest.mark.parametrize("lengths", LENGTHS, ids=["full", "lengths"])
 def test_kernels_match_reference(cell, dtype, shape, reverse, lengths, simd_target, num_threads):
     _compare(cell, shape, dtype, lengths, reverse)
+
+
+# The RNN and LSTM forwards either compute the input projection inside each step's register
+# tile (rows [x_t | h] against one [W_ih; W_hh] panel) or for a chunk of steps ahead of them;
+# which one a shape takes depends on B and the weights' size (fused.h, fuse_projection), so
+# the shapes above reach only some pairs of path and shape. Both paths, forced, on shapes with
+# rows short of a tile (B = 2), partial and whole tiles (B = 9, 13) and the K-blocked tile.
+PROJECTION_SHAPES = [(5, 2, 8, 16), (3, 9, 33, 12), (2, 13, 20, 150), (2, 13, 8200, 20)]
+
+
+@pytest.fixture(params=["fused", "chunked"])
+def projection_mode(request):
+    before = _core._projection_mode()
+    _core._set_projection_mode(request.param)
+    yield request.param
+    _core._set_projection_mode(before)
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", PROJECTION_SHAPES, ids=lambda s: "T%dB%dI%dH%d" % s)
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+@pytest.mark.parametrize("lengths", LENGTHS, ids=["full", "lengths"])
+def test_both_projection_paths_match_reference(cell, dtype, shape, reverse, lengths,
+                                               projection_mode, simd_target, num_threads):
+    _compare(cell, shape, dtype, lengths, reverse)
+
+
+def test_projection_mode_is_checked():
+    with pytest.raises(ValueError, match="mode: expected 'auto', 'fused' or 'chunked'"):
+        _core._set_projection_mode("always")
+    assert _core._projection_mode() == "auto"
 
 
 @pytest.mark.parametrize("cell", list(CELLS))

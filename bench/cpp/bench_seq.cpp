@@ -2,7 +2,8 @@
 // kernels, without Python: for A/B comparisons of kernel changes on a noisy machine, run
 // two builds alternately and compare medians.
 //   bench_seq [cells=rnn,lstm,gru] [shapes=a,b,c,d] [modes=inference,training]
-//             [threads=1] [seconds_per_case=1]
+//             [threads=1] [seconds_per_case=1] [projection=auto|fused|chunked]
+// A shape is a letter of issue 3's or any B x T x I x H written BxTxIxH (32x100x512x512).
 // Shapes are issue 3's (and pyrnn bench's): (a) B=64,T=100,I=256,H=256;
 // (b) B=32,T=200,I=128,H=512; (c) B=16,T=50,I=1024,H=1024; (d) B=1,T=1000,I=64,H=128.
 // FLOPs: 2*B*T*G*H*(I+H) per forward, 3x that for a training step. Buffers are allocated
@@ -64,9 +65,32 @@ int main(int argc, char** argv) {
   const std::string modes = argc > 3 ? argv[3] : "inference,training";
   const int threads = argc > 4 ? std::atoi(argv[4]) : 1;
   const double seconds = argc > 5 ? std::atof(argv[5]) : 1.0;
-  if (threads < 1 || seconds <= 0) {
-    std::fprintf(stderr, "usage: bench_seq [cells] [shapes] [modes] [threads>=1] [seconds>0]\n");
+  const std::string projection = argc > 6 ? argv[6] : "auto";  // RNN and LSTM forwards
+  if (projection == "fused") pyrnn::set_projection_mode(pyrnn::ProjectionMode::fused);
+  else if (projection == "chunked") pyrnn::set_projection_mode(pyrnn::ProjectionMode::chunked);
+  if (threads < 1 || seconds <= 0 || (projection != "auto" && projection != "fused" && projection != "chunked")) {
+    std::fprintf(stderr, "usage: bench_seq [cells] [shapes: a-d or BxTxIxH] [modes] [threads>=1] [seconds>0] [auto|fused|chunked]\n");
     return 2;
+  }
+  std::vector<Shape> chosen;  // issue 3's shapes by letter, or BxTxIxH
+  for (size_t at = 0; at <= shapes.size();) {
+    const size_t end = std::min(shapes.find(',', at), shapes.size());
+    const std::string item = shapes.substr(at, end - at);
+    at = end + 1;
+    long long B, T, I, H;
+    char tail;
+    const Shape* letter = nullptr;
+    for (const Shape& s : kShapes)
+      if (item.size() == 1 && s.name == item[0]) letter = &s;
+    if (letter) {
+      chosen.push_back(*letter);
+    } else if (std::sscanf(item.c_str(), "%lldx%lldx%lldx%lld%c", &B, &T, &I, &H, &tail) == 4 &&
+               B > 0 && T > 0 && I > 0 && H > 0) {
+      chosen.push_back({'*', B, T, I, H});
+    } else {
+      std::fprintf(stderr, "bench_seq: shape '%s' is neither a-d nor BxTxIxH\n", item.c_str());
+      return 2;
+    }
   }
   pyrnn::set_num_threads(threads);
   const auto& k = pyrnn::kernels<float>();
@@ -78,8 +102,7 @@ int main(int argc, char** argv) {
   for (const char* cell : {"rnn", "lstm", "gru"}) {
     if (!listed(cells, cell)) continue;
     const int64_t G = cell[0] == 'r' ? 1 : cell[0] == 'l' ? 4 : 3;
-    for (const Shape& s : kShapes) {
-      if (!listed(shapes, std::string(1, s.name))) continue;
+    for (const Shape& s : chosen) {
       const int64_t B = s.B, T = s.T, I = s.I, H = s.H;
       Buf W_ih(G * H * I), W_hh(G * H * H), b_ih(G * H), b_hh(G * H), x(T * B * I);
       Buf h0(B * H), c0(B * H), out(T * B * H), hn(B * H), cn(B * H), dout(T * B * H);
@@ -128,7 +151,10 @@ int main(int argc, char** argv) {
         std::sort(ms.begin(), ms.end());
         const double med = ms[ms.size() / 2];
         const double flops = 2.0 * B * T * G * H * (I + H) * (train ? 3 : 1);
-        std::printf("%-5s %-5c %-10s %10.3f %10.3f %8.1f\n", cell, s.name, mode, med, ms[0],
+        const std::string label = s.name != '*' ? std::string(1, s.name)
+                                                : std::to_string(B) + "x" + std::to_string(T) + "x" +
+                                                      std::to_string(I) + "x" + std::to_string(H);
+        std::printf("%-5s %-5s %-10s %10.3f %10.3f %8.1f\n", cell, label.c_str(), mode, med, ms[0],
                     flops / med / 1e6);
         std::fflush(stdout);
       }

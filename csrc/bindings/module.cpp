@@ -887,6 +887,20 @@ PYBIND11_MODULE(_core, m) {
   m.def("_parallel_min_work", &pyrnn::parallel_min_work);
   m.def("_set_parallel_min_work", &pyrnn::set_parallel_min_work, arg("fmas"),
         "Steps with fewer multiply-adds run on one thread (tests set 0).");
+  m.def("_projection_mode", [] {
+    const auto mode = pyrnn::projection_mode();
+    return std::string(mode == pyrnn::ProjectionMode::fused     ? "fused"
+                       : mode == pyrnn::ProjectionMode::chunked ? "chunked"
+                                                                : "auto");
+  });
+  m.def("_set_projection_mode", [](const std::string& mode) {
+    if (mode == "auto") pyrnn::set_projection_mode(pyrnn::ProjectionMode::automatic);
+    else if (mode == "fused") pyrnn::set_projection_mode(pyrnn::ProjectionMode::fused);
+    else if (mode == "chunked") pyrnn::set_projection_mode(pyrnn::ProjectionMode::chunked);
+    else throw py::value_error("mode: expected 'auto', 'fused' or 'chunked', got '" + mode + "'");
+  }, arg("mode"),
+        "How RNN and LSTM forwards compute the input projection: 'auto' per shape, or one "
+        "path forced on every shape (tests check both).");
   m.attr("has_openmp") = pyrnn::has_openmp();
   m.def("release_cached_buffers", [] { return pyrnn_bindings::BufferPool::instance().release_cached(); },
         "Free the large buffers kept for reuse; returns the bytes released.");

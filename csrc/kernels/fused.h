@@ -5,6 +5,8 @@
 // units a chunk of steps at a time, and in every step runs a register tile
 // (MR rows x NG vectors) over the recurrent weights whose accumulators go straight into
 // the cell's update: gate pre-activations never touch memory unless a cache wants them.
+// Where the weights stay in cache (fuse_projection), RNN and LSTM fold the projection into
+// the step instead: one tile over [x_t | h] against [W_ih; W_hh] (fused_steps).
 // Threads meet at one barrier per step (the new h must be complete before anyone reads it).
 #pragma once
 #include <algorithm>
@@ -370,6 +372,95 @@ void run_step_panels(int64_t B, int64_t I, int64_t H, int S, const T* panels, co
 // 35 -> 42-49 ms.
 inline int64_t projection_chunk(int64_t B, int64_t I, int64_t steps) {
   return std::max<int64_t>(1, std::min<int64_t>(steps, ceil_div(std::max<int64_t>(96, I), B)));
+}
+
+// Whether a forward computes the input projection inside each step's register tile, over
+// the rows [x_t | h] against one [W_ih; W_hh] panel per unit block (fused_steps), instead
+// of for a chunk of steps ahead of them (project_inputs) and adding it in the update. It
+// pays with whole tiles of rows (B >= MR) and weights that stay in cache (at most 2M
+// elements, 8 MB of float): each step then streams its panels from L2/L3 and nothing
+// else, where the chunked form writes the projections and reads them back, and its W_ih,
+// projections and W_hh compete for L2. Only RNN and LSTM: GRU's reset-after n gate needs
+// the input and recurrent parts apart. Zen 5, 1 thread, bench_seq, minimum of each run,
+// 4-6 pairs in alternating order, chunked -> fused: inference RNN (a) 0.94, (b) 0.91,
+// (c) (8 MB) 0.93, LSTM (a) 0.93, (b) 0.96, 32x100x512x512 (8 MB) 0.97; training RNN
+// 0.94-0.96, LSTM 0.99; 2 threads LSTM (a) 0.95, (b) 0.93, RNN (a) level within noise.
+// Larger weights lose: LSTM 32x50x768x768 (18 MB) 1.02, 64x50x1024x1024 (32 MB) 1.02,
+// (c) (B = 16, 32 MB) 1.5.
+// projection_mode() (threads.h) can force either path, for tests.
+inline bool fuse_projection(const SeqDims& d, int64_t G, int MR) {
+  const ProjectionMode mode = projection_mode();
+  if (mode != ProjectionMode::automatic) return mode == ProjectionMode::fused;
+  return d.B >= MR && G * padded_units(d.H) * (d.I + d.H) <= (int64_t(2) << 20);
+}
+
+// Room for a forward's projections or rows, whichever path it takes: a chunk of steps'
+// projections (G * Hp values per row; project_inputs), or fused_steps' two sets of B rows
+// [x_t | h], one per parity of the step. Both, so that the workspace does not depend on
+// projection_mode().
+inline int64_t projection_room(const SeqDims& d, int64_t G) {
+  const int64_t chunk = projection_chunk(d.B, d.I, d.T);
+  return std::max(chunk * d.B * G * padded_units(d.H), 2 * d.B * tile_row_room(d.I + d.H));
+}
+
+// The time loop of a forward with the projection fused (fuse_projection), run by every
+// thread p of a team of q for its unit blocks [u0, u1) (S vectors each, G gates, NV = G*S
+// accumulators). It packs the blocks' [W_ih; W_hh] panels into `panels` (the layout of
+// pack_step_panels), stages each step's rows [x_t | h] in `rows` (fused_rows_size; h0
+// from h0, rows whose sequence has ended get zeros for x) and in each step and block runs
+// the register tile over them, then
+//   update(b, s, u, acc, bias, hp, hn)
+// for every row b: bias holds the block's NV bias vectors (gate g, vector v at
+// (g * S + v) * Wv, 0 past H), hp / hn are row b's old h and the row its new h goes to
+// (the block's units at u * S * Wv). An ended row's update must copy hp to hn. One barrier
+// per step; after the last, the thread copies its units of the last h to hlast (B x H,
+// which may be h0).
+template <typename T, int MR, int NV, typename Update>
+void fused_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, const T* bias,
+                 int64_t G, int S, int p, int q, int64_t u0, int64_t u1, T* panels, T* rows,
+                 const T* h0, T* hlast, Update&& update) {
+  using VT = Vec<T>;
+  constexpr int Wv = VT::W;
+  const int64_t B = d.B, H = d.H, I = d.I, K = I + H, steps = max_length(d);
+  const int64_t bw = int64_t(S) * Wv, per = K * G * bw, ld = tile_row_stride<T>(K);
+  for (int64_t u = u0; u < u1; ++u) {
+    pack_gate_block(W_ih, I, G, H, I, S, u, panels + u * per);
+    pack_gate_block(W_hh, H, G, H, H, S, u, panels + u * per + I * G * bw);
+  }
+  const int64_t b0 = B * p / q, b1 = B * (p + 1) / q;  // the rows this thread stages
+  auto stage = [&](int64_t s, T* set) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t t = step_time(d, b, s);
+      if (t < 0) std::fill_n(set + b * ld, I, T(0));
+      else std::copy_n(x + (t * B + b) * I, I, set + b * ld);
+    }
+  };
+  stage(0, rows);
+  for (int64_t b = b0; b < b1; ++b) std::copy_n(h0 + b * H, H, rows + b * ld + I);
+#pragma omp barrier
+  for (int64_t s = 0; s < steps; ++s) {
+    T* cur = rows + (s % 2) * B * ld;
+    T* nxt = rows + ((s + 1) % 2) * B * ld;
+    for (int64_t u = u0; u < u1; ++u) {
+      alignas(64) T bu[NV * Wv];
+      for (int64_t g = 0; g < G; ++g)
+        for (int v = 0; v < S; ++v) {
+          const int64_t unit = u * bw + v * Wv;
+          const int m = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(Wv, H - unit)));
+          VT::store(bu + (g * S + v) * Wv, m > 0 ? VT::load(bias + g * H + unit, m) : VT::zero());
+        }
+      tile_rows<T, MR, NV>(B, K, panels + u * per, [&](int64_t b) { return cur + b * ld; },
+                           [&](int64_t b, const typename VT::V* acc) {
+                             update(b, s, u, acc, static_cast<const T*>(bu), cur + b * ld + I,
+                                    nxt + b * ld + I);
+                           });
+    }
+    if (s + 1 < steps) stage(s + 1, nxt);
+#pragma omp barrier
+  }
+  const T* last = rows + (steps % 2) * B * ld + I;
+  const int64_t j0 = std::min(H, u0 * bw), j1 = std::min(H, u1 * bw);
+  for (int64_t b = 0; b < B; ++b) std::copy(last + b * ld + j0, last + b * ld + j1, hlast + b * H + j0);
 }
 
 // Input projection of steps [s0, s0 + n) for unit blocks [u0, u1):

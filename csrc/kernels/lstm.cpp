@@ -15,12 +15,13 @@ constexpr int kRowsBack = 6 * kTileRows;  // dh = dA W_hh: 6 rows x 2 vectors (A
 struct LstmForwardLayout {  // workspace offsets, in elements
   int64_t bias, wih, whh, xp, h, c, end;
   LstmForwardLayout(const SeqDims& d) {
-    const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.I, d.T);
+    const int64_t Hp = padded_units(d.H);
     bias = 0;
-    wih = cache_line(bias + 2 * G * d.H);
+    wih = cache_line(bias + 2 * G * d.H);  // fused: the [W_ih; W_hh] panels, from here on
     whh = cache_line(wih + G * Hp * d.I);
+    // xp: the chunk's projections, or with the projection fused, the two [x | h] row sets
     xp = cache_line(whh + G * Hp * d.H);
-    h = cache_line(xp + chunk * d.B * G * Hp);
+    h = cache_line(xp + projection_room(d, G));
     c = cache_line(h + 2 * d.B * d.H);
     end = cache_line(c + d.B * d.H);
   }
@@ -45,63 +46,81 @@ int64_t lstm_workspace_size(const SeqDims& d, bool training) {
   return training ? std::max(f, LstmBackwardLayout(d).end) : f;
 }
 
-// The forward time loop over pre-packed or to-be-packed weights. With `w` given, each
-// thread first packs its own unit blocks into wih/whh; without, they are packed already.
+// The forward time loop. Each thread first packs its own unit blocks: W_ih and W_hh into
+// wih/whh, or with the projection fused (fuse_projection), one [W_ih; W_hh] panel per
+// block from wih on, whose tile runs over the rows [x_t | h] staged in xp (two row sets,
+// one per parity of the step). At the end hbuf + (steps % 2) * B * H holds the last h.
 template <typename T>
-static void lstm_loop(const SeqDims& d, const CellWeights<T>* w, const T* bias, T* wih,
+static void lstm_loop(const SeqDims& d, const CellWeights<T>& w, const T* bias, T* wih,
                       T* whh, const T* x, T* hbuf, T* c, T* xp, T* out, T* gates, T* c_all) {
   using VT = Vec<T>;
+  using V = typename VT::V;
   constexpr int Wv = VT::W;
-  const int64_t B = d.B, H = d.H, steps = max_length(d);
+  const int64_t B = d.B, H = d.H, I = d.I, K = I + H, steps = max_length(d);
   const UnitBlocks ub(H, Wv);
-  const int64_t ldx = ub.count * G * Wv, chunk = projection_chunk(B, d.I, steps);
-  const int nt = loop_threads(B * G * H * H, ub.count, steps);
+  const bool fused = fuse_projection(d, G, kMR);
+  const int64_t ldx = ub.count * G * Wv, chunk = projection_chunk(B, I, steps);
+  const int nt = loop_threads(B * G * H * (fused ? K : H), ub.count, steps);
+  // Row b's update of units [j, j + m) at step s from the recurrent sums acc and the
+  // projection + bias a[q * Wv] of gate q; hp, hn: row b's old and new h.
+  auto update = [&](int64_t b, int64_t s, int64_t j, int m, const V* acc, const T* a,
+                    const T* hp, T* hn) {
+    const int64_t t = step_time(d, b, s);
+    if (t < 0) {  // ended rows keep their state
+      VT::store(hn + j, VT::load(hp + j, m), m);
+      return;
+    }
+    const auto i = VT::sigmoid(VT::add(acc[0], VT::load(a)));
+    const auto f = VT::sigmoid(VT::add(acc[1], VT::load(a + Wv)));
+    const auto g = VT::tanh(VT::add(acc[2], VT::load(a + 2 * Wv)));
+    const auto o = VT::sigmoid(VT::add(acc[3], VT::load(a + 3 * Wv)));
+    T* cb = c + b * H + j;
+    const auto cn = VT::fma(f, VT::load(cb, m), VT::mul(i, g));
+    const auto hv = VT::mul(o, VT::tanh(cn));
+    const int64_t row = t * B + b;
+    VT::store(cb, cn, m);
+    VT::store(hn + j, hv, m);
+    VT::store(out + row * H + j, hv, m);
+    if (gates) {
+      T* gr = gates + row * G * H + j;
+      VT::store(gr, i, m), VT::store(gr + H, f, m);
+      VT::store(gr + 2 * H, g, m), VT::store(gr + 3 * H, o, m);
+      VT::store(c_all + row * H + j, cn, m);
+    }
+  };
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id(), q = team_size();
     const int64_t u0 = ub.begin(p, q), u1 = ub.end(p, q);
-    if (w) {
-      pack_gate_rows(w->W_ih, d.I, G, H, d.I, 1, u0, u1, wih);
-      pack_gate_rows(w->W_hh, H, G, H, H, 1, u0, u1, whh);
-    }
-    for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
-      const int64_t n = std::min(chunk, steps - s0);
-      project_inputs<T, kMR, G>(d, s0, n, x, wih, bias, G, 1, u0, u1, xp);
-      for (int64_t s = s0; s < s0 + n; ++s) {
-        const T* hp = hbuf + (s % 2) * B * H;
-        T* hn = hbuf + ((s + 1) % 2) * B * H;
-        for (int64_t u = u0; u < u1; ++u) {
-          const int64_t j = u * Wv;
-          const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
-          tile_rows<T, kMR, G>(
-              B, H, whh + u * H * G * Wv, [&](int64_t b) { return hp + b * H; },
-              [&](int64_t b, const typename VT::V* acc) {
-                const int64_t t = step_time(d, b, s);
-                if (t < 0) {  // ended rows keep their state
-                  VT::store(hn + b * H + j, VT::load(hp + b * H + j, m), m);
-                  return;
-                }
-                const T* a = xp + ((s - s0) * B + b) * ldx + u * G * Wv;
-                const auto i = VT::sigmoid(VT::add(acc[0], VT::load(a)));
-                const auto f = VT::sigmoid(VT::add(acc[1], VT::load(a + Wv)));
-                const auto g = VT::tanh(VT::add(acc[2], VT::load(a + 2 * Wv)));
-                const auto o = VT::sigmoid(VT::add(acc[3], VT::load(a + 3 * Wv)));
-                T* cb = c + b * H + j;
-                const auto cn = VT::fma(f, VT::load(cb, m), VT::mul(i, g));
-                const auto hv = VT::mul(o, VT::tanh(cn));
-                const int64_t row = t * B + b;
-                VT::store(cb, cn, m);
-                VT::store(hn + b * H + j, hv, m);
-                VT::store(out + row * H + j, hv, m);
-                if (gates) {
-                  T* gr = gates + row * G * H + j;
-                  VT::store(gr, i, m), VT::store(gr + H, f, m);
-                  VT::store(gr + 2 * H, g, m), VT::store(gr + 3 * H, o, m);
-                  VT::store(c_all + row * H + j, cn, m);
-                }
-              });
-        }
+    if (fused) {
+      fused_steps<T, kMR, G>(d, x, w.W_ih, w.W_hh, bias, G, 1, p, q, u0, u1, wih, xp, hbuf,
+                             hbuf + (steps % 2) * B * H,
+                             [&](int64_t b, int64_t s, int64_t u, const V* acc, const T* a,
+                                 const T* hp, T* hn) {
+                               const int64_t j = u * Wv;
+                               update(b, s, j, static_cast<int>(std::min<int64_t>(Wv, H - j)),
+                                      acc, a, hp, hn);
+                             });
+    } else {
+      pack_gate_rows(w.W_ih, I, G, H, I, 1, u0, u1, wih);
+      pack_gate_rows(w.W_hh, H, G, H, H, 1, u0, u1, whh);
+      for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
+        const int64_t n = std::min(chunk, steps - s0);
+        project_inputs<T, kMR, G>(d, s0, n, x, wih, bias, G, 1, u0, u1, xp);
+        for (int64_t s = s0; s < s0 + n; ++s) {
+          const T* hp = hbuf + (s % 2) * B * H;
+          T* hn = hbuf + ((s + 1) % 2) * B * H;
+          for (int64_t u = u0; u < u1; ++u) {
+            const int64_t j = u * Wv;
+            const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
+            tile_rows<T, kMR, G>(B, H, whh + u * H * G * Wv, [&](int64_t b) { return hp + b * H; },
+                                 [&](int64_t b, const V* acc) {
+                                   update(b, s, j, m, acc, xp + ((s - s0) * B + b) * ldx + u * G * Wv,
+                                          hp + b * H, hn + b * H);
+                                 });
+          }
 #pragma omp barrier
+        }
       }
     }
   }
@@ -120,7 +139,8 @@ void lstm_forward(const SeqDims& d, const CellWeights<T>& w, const T* x, const T
   std::memcpy(hbuf, h0, B * H * sizeof(T));
   std::memcpy(c, c0, B * H * sizeof(T));
   // W_ih, W_hh packed per unit block; xp: (chunk, B, 4 Hp) projections blocked the same way
-  lstm_loop(d, &w, bias, work + L.wih, work + L.whh, x, hbuf, c, work + L.xp, out, gates, c_all);
+  // (or, projection fused: [W_ih; W_hh] panels per block and the rows [x_t | h] of 2 steps)
+  lstm_loop(d, w, bias, work + L.wih, work + L.whh, x, hbuf, c, work + L.xp, out, gates, c_all);
   zero_padding(d, out, H, H);
   if (gates) {
     zero_padding(d, gates, G * H, G * H);

@@ -13,12 +13,13 @@ constexpr int kRows = 6 * kTileRows;  // register-tile rows (x 2 vectors)
 struct RnnForwardLayout {  // workspace offsets, in elements
   int64_t bias, wih, whh, xp, h, end;
   RnnForwardLayout(const SeqDims& d) {
-    const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.I, d.T);
+    const int64_t Hp = padded_units(d.H);
     bias = 0;
-    wih = cache_line(bias + 2 * d.H);
+    wih = cache_line(bias + 2 * d.H);  // fused: the [W_ih; W_hh] panels, from here on
     whh = cache_line(wih + Hp * d.I);
+    // xp: the chunk's projections, or with the projection fused, the two [x | h] row sets
     xp = cache_line(whh + Hp * d.H);
-    h = cache_line(xp + chunk * d.B * Hp);
+    h = cache_line(xp + projection_room(d, 1));
     end = cache_line(h + 2 * d.B * d.H);
   }
 };
@@ -42,54 +43,65 @@ int64_t rnn_workspace_size(const SeqDims& d, bool training) {
   return training ? std::max(f, RnnBackwardLayout(d).end) : f;
 }
 
-// The forward time loop over pre-packed weights, or (w given) packing them first.
+// The forward time loop; each thread first packs its own unit blocks (W_ih into wih, W_hh
+// into whh, or with the projection fused one [W_ih; W_hh] panel per block from wih on,
+// its rows staged in xp). At the end hbuf + (steps % 2) * B * H holds the last h.
 template <typename T>
-static void rnn_loop(const SeqDims& d, Activation act, const CellWeights<T>* w, const T* bias,
+static void rnn_loop(const SeqDims& d, Activation act, const CellWeights<T>& w, const T* bias,
                      T* wih, T* whh, const T* x, T* hbuf, T* xp, T* out) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int Wv = VT::W;
   const int64_t B = d.B, H = d.H, steps = max_length(d);
   const bool is_tanh = act == Activation::tanh;
+  const bool fused = fuse_projection(d, 1, kRows);
   const UnitBlocks ub(H, 2 * Wv);
   const int64_t ldx = ub.count * ub.width, chunk = projection_chunk(B, d.I, steps);
-  const int nt = loop_threads(B * H * H, ub.count, steps);
+  const int nt = loop_threads(B * H * (fused ? d.I + H : H), ub.count, steps);
+  // Row b's update of block u at step s from the recurrent sums acc and the projection +
+  // bias a (2 vectors); hp, hn: row b's old and new h.
+  auto update = [&](int64_t b, int64_t s, int64_t u, const V* acc, const T* a, const T* hp,
+                    T* hn) {
+    const int64_t t = step_time(d, b, s);
+    for (int v = 0; v < 2; ++v) {
+      const int64_t j = u * ub.width + v * Wv;
+      if (j >= H) break;
+      const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
+      if (t < 0) {  // ended rows keep their state
+        VT::store(hn + j, VT::load(hp + j, m), m);
+        continue;
+      }
+      const auto pre = VT::add(acc[v], VT::load(a + v * Wv));
+      const auto hv = is_tanh ? VT::tanh(pre) : VT::relu(pre);
+      VT::store(hn + j, hv, m);
+      VT::store(out + (t * B + b) * H + j, hv, m);
+    }
+  };
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id(), q = team_size();
     const int64_t u0 = ub.begin(p, q), u1 = ub.end(p, q);
-    if (w) {
-      pack_gate_rows(w->W_ih, d.I, 1, H, d.I, 2, u0, u1, wih);
-      pack_gate_rows(w->W_hh, H, 1, H, H, 2, u0, u1, whh);
-    }
-    for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
-      const int64_t n = std::min(chunk, steps - s0);
-      project_inputs<T, kRows, 2>(d, s0, n, x, wih, bias, 1, 2, u0, u1, xp);
-      for (int64_t s = s0; s < s0 + n; ++s) {
-        const T* hp = hbuf + (s % 2) * B * H;
-        T* hn = hbuf + ((s + 1) % 2) * B * H;
-        for (int64_t u = u0; u < u1; ++u) {
-          tile_rows<T, kRows, 2>(
-              B, H, whh + u * H * ub.width, [&](int64_t b) { return hp + b * H; },
-              [&](int64_t b, const V* acc) {
-                const int64_t t = step_time(d, b, s);
-                const T* a = xp + ((s - s0) * B + b) * ldx + u * ub.width;
-                for (int v = 0; v < 2; ++v) {
-                  const int64_t j = u * ub.width + v * Wv;
-                  if (j >= H) break;
-                  const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
-                  if (t < 0) {  // ended rows keep their state
-                    VT::store(hn + b * H + j, VT::load(hp + b * H + j, m), m);
-                    continue;
-                  }
-                  const auto pre = VT::add(acc[v], VT::load(a + v * Wv));
-                  const auto hv = is_tanh ? VT::tanh(pre) : VT::relu(pre);
-                  VT::store(hn + b * H + j, hv, m);
-                  VT::store(out + (t * B + b) * H + j, hv, m);
-                }
-              });
-        }
+    if (fused) {
+      fused_steps<T, kRows, 2>(d, x, w.W_ih, w.W_hh, bias, 1, 2, p, q, u0, u1, wih, xp, hbuf,
+                               hbuf + (steps % 2) * B * H, update);
+    } else {
+      pack_gate_rows(w.W_ih, d.I, 1, H, d.I, 2, u0, u1, wih);
+      pack_gate_rows(w.W_hh, H, 1, H, H, 2, u0, u1, whh);
+      for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
+        const int64_t n = std::min(chunk, steps - s0);
+        project_inputs<T, kRows, 2>(d, s0, n, x, wih, bias, 1, 2, u0, u1, xp);
+        for (int64_t s = s0; s < s0 + n; ++s) {
+          const T* hp = hbuf + (s % 2) * B * H;
+          T* hn = hbuf + ((s + 1) % 2) * B * H;
+          for (int64_t u = u0; u < u1; ++u)
+            tile_rows<T, kRows, 2>(B, H, whh + u * H * ub.width,
+                                   [&](int64_t b) { return hp + b * H; },
+                                   [&](int64_t b, const V* acc) {
+                                     update(b, s, u, acc, xp + ((s - s0) * B + b) * ldx + u * ub.width,
+                                            hp + b * H, hn + b * H);
+                                   });
 #pragma omp barrier
+        }
       }
     }
   }
@@ -105,7 +117,7 @@ void rnn_forward(const SeqDims& d, Activation act, const CellWeights<T>& w, cons
   copy_biases(w, H, bias);
   for (int64_t k = 0; k < H; ++k) bias[k] += bias[H + k];
   std::memcpy(hbuf, h0, B * H * sizeof(T));
-  rnn_loop(d, act, &w, bias, work + L.wih, work + L.whh, x, hbuf, work + L.xp, out);
+  rnn_loop(d, act, w, bias, work + L.wih, work + L.whh, x, hbuf, work + L.xp, out);
   zero_padding(d, out, H, H);
   std::memcpy(h_n, hbuf + (steps % 2) * B * H, B * H * sizeof(T));
 }

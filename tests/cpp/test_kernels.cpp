@@ -3,8 +3,9 @@
 // There the engine's own region gets a team of one thread (nested parallelism is off by
 // default), and the threads of the application's team do different amounts of work.
 // Checks, on every target, 2 engine threads and no work threshold, that single steps of
-// every cell and a whole LSTM forward give bit-for-bit what they give outside any region
-// (work must be split by the team that runs, not by the thread count asked for), and that
+// every cell and a whole LSTM forward (both projection paths) give bit-for-bit what they
+// give outside any region (work must be split by the team that runs, not by the thread
+// count asked for), and that
 // nothing waits on the application's threads (a barrier bound to the caller's team would
 // hang here: ctest gives this test 60 s). Exit code = failures > 0.
 #include "pyrnn/kernels.h"
@@ -98,26 +99,31 @@ int main() {
       std::snprintf(what, sizeof what, "%s %s steps inside a parallel region", pyrnn::target_name(t), names[cell]);
       expect_equal(what, got[0], want);
     }
-    // A whole LSTM forward.
-    const int64_t T = 7, G = 4;
-    const auto W_ih = random(G * H * I), W_hh = random(G * H * H), x = random(T * B * I);
-    const pyrnn::CellWeights<float> w{W_ih.data(), W_hh.data(), nullptr, nullptr};
-    const pyrnn::SeqDims d{T, B, I, H, nullptr, false};
-    auto forward = [&]() {
-      std::vector<float> h0(B * H, 0.f), c0(B * H, 0.f), out(T * B * H), hn(B * H), cn(B * H);
-      std::vector<float> work(k.lstm_workspace_size(d, false));
-      k.lstm_forward(d, w, x.data(), h0.data(), c0.data(), out.data(), hn.data(), cn.data(), nullptr,
-                     nullptr, work.data());
-      return out;
-    };
-    const auto want = forward();
-    std::vector<float> got[2];
+    // A whole LSTM forward, with its input projection fused into the steps' tiles and not.
+    for (const auto mode : {pyrnn::ProjectionMode::fused, pyrnn::ProjectionMode::chunked}) {
+      pyrnn::set_projection_mode(mode);
+      const int64_t T = 7, G = 4;
+      const auto W_ih = random(G * H * I), W_hh = random(G * H * H), x = random(T * B * I);
+      const pyrnn::CellWeights<float> w{W_ih.data(), W_hh.data(), nullptr, nullptr};
+      const pyrnn::SeqDims d{T, B, I, H, nullptr, false};
+      auto forward = [&]() {
+        std::vector<float> h0(B * H, 0.f), c0(B * H, 0.f), out(T * B * H), hn(B * H), cn(B * H);
+        std::vector<float> work(k.lstm_workspace_size(d, false));
+        k.lstm_forward(d, w, x.data(), h0.data(), c0.data(), out.data(), hn.data(), cn.data(),
+                       nullptr, nullptr, work.data());
+        return out;
+      };
+      const auto want = forward();
+      std::vector<float> got[2];
 #pragma omp parallel num_threads(2)
-    got[omp_get_thread_num()] = forward();
-    char what[96];
-    std::snprintf(what, sizeof what, "%s lstm forward inside a parallel region", pyrnn::target_name(t));
-    expect_equal(what, got[0], want);
-    expect_equal(what, got[1], want);
+      got[omp_get_thread_num()] = forward();
+      char what[96];
+      std::snprintf(what, sizeof what, "%s lstm forward (%s projection) inside a parallel region",
+                    pyrnn::target_name(t), mode == pyrnn::ProjectionMode::fused ? "fused" : "chunked");
+      expect_equal(what, got[0], want);
+      expect_equal(what, got[1], want);
+    }
+    pyrnn::set_projection_mode(pyrnn::ProjectionMode::automatic);
   }
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed > 0;

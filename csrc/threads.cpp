@@ -20,8 +20,8 @@ std::atomic<int> g_num_threads{initial_threads()};
 // (AVX-512, 2026-12-01): shape (d), B=1 T=1000 I=64 H=128, at 2 threads with the
 // threshold at 0 against 1 thread: RNN (16K FMAs a step) 1.1-1.3 -> 0.6 ms, GRU (49K)
 // 2.7-3.5 -> 1.65 ms, LSTM (65K) 3.0-4.8 -> 2.05 ms; one barrier a step costs well under
-// a microsecond there. On a 2-core AVX2 Zen 3 that was shared, 2^17 was the crossover:
-// the kernels of the AVX2 and generic targets scale this by 8 (fused.h, loop_threads).
+// a microsecond there. The AVX2 and generic targets use twice this (fused.h,
+// loop_threads, with the Zen 3 measurements behind it).
 std::atomic<long long> g_parallel_min_work{1LL << 14};
 std::atomic<int> g_projection_mode{0};
 }  // namespace

@@ -51,8 +51,10 @@ def test_kernels_match_reference(cell, dtype, shape, reverse, lengths, simd_targ
 # tile (rows [x_t | h] against one [W_ih; W_hh] panel) or for a chunk of steps ahead of them;
 # which one a shape takes depends on B and the weights' size (fused.h, fuse_projection), so
 # the shapes above reach only some pairs of path and shape. Both paths, forced, on shapes with
-# rows short of a tile (B = 2), partial and whole tiles (B = 9, 13) and the K-blocked tile.
-PROJECTION_SHAPES = [(5, 2, 8, 16), (3, 9, 33, 12), (2, 13, 20, 150), (2, 13, 8200, 20)]
+# rows short of a tile (B = 2), partial and whole tiles (B = 9, 13), the K-blocked tile, a
+# single step, and rows of I + H = 256 floats (1 KB), whose stride is bumped off 1 KB.
+PROJECTION_SHAPES = [(5, 2, 8, 16), (3, 9, 33, 12), (2, 13, 20, 150), (2, 13, 8200, 20),
+                     (1, 9, 20, 40), (3, 7, 100, 156)]
 
 
 @pytest.fixture(params=["fused", "chunked"])
@@ -63,13 +65,22 @@ def projection_mode(request):
     _core._set_projection_mode(before)
 
 
+# lengths: none, random (one row of T), or every row shorter than T (fewer steps than T:
+# h_n comes from an earlier step than T's)
+PROJECTION_CASES = [(shape, lengths) for shape in PROJECTION_SHAPES
+                    for lengths in (None, "random", "short") if shape[0] > 1 or lengths != "short"]
+
+
 @pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("shape", PROJECTION_SHAPES, ids=lambda s: "T%dB%dI%dH%d" % s)
+@pytest.mark.parametrize("shape,lengths", PROJECTION_CASES,
+                         ids=lambda v: "T%dB%dI%dH%d" % v if isinstance(v, tuple) else str(v))
 @pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
-@pytest.mark.parametrize("lengths", LENGTHS, ids=["full", "lengths"])
-def test_both_projection_paths_match_reference(cell, dtype, shape, reverse, lengths,
+def test_both_projection_paths_match_reference(cell, dtype, shape, lengths, reverse,
                                                projection_mode, simd_target, num_threads):
+    if lengths == "short":
+        T, B = shape[:2]
+        lengths = [1 + b % (T - 1) for b in range(B)]
     _compare(cell, shape, dtype, lengths, reverse)
 
 

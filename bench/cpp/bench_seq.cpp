@@ -94,8 +94,8 @@ int main(int argc, char** argv) {
   }
   pyrnn::set_num_threads(threads);
   const auto& k = pyrnn::kernels<float>();
-  std::printf("target %s, %d thread(s), float32; median (min) of calls over ~%.1f s per case\n",
-              pyrnn::target_name(pyrnn::active_target()), threads, seconds);
+  std::printf("target %s, %d thread(s), float32, %s projection; median (min) of calls over ~%.1f s per case\n",
+              pyrnn::target_name(pyrnn::active_target()), threads, projection.c_str(), seconds);
   std::printf("%-5s %-5s %-10s %10s %10s %8s\n", "cell", "shape", "mode", "ms median", "ms min",
               "GFLOP/s");
   std::mt19937 rng(1);

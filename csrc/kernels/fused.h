@@ -171,7 +171,8 @@ void pack_unit_columns(const T* W, int64_t ldw, int64_t K, int64_t H, int S, int
 // (6 x 4 vectors) spends 12 cycles of FMAs per k, so 8 k ahead is about 100 cycles, less
 // than L3's latency, and LSTM (a)'s 1 MB of packed W_hh does not stay in L2 beside the
 // projections at one thread. With 16 registers 8 k; tiny tiles (B = 1) 32 k.
-// Zen 5, 1 thread, bench_seq, minimum of each run, 4-8 alternating pairs, 8 -> 32 k:
+// Zen 5, 1 thread, bench_seq, minimum of each run, 4-8 alternating pairs, 8 -> 32 k
+// (measured with chunked projections, before RNN and LSTM (a) fused them):
 // AVX-512 inference LSTM (a) 0.97, (c) 0.93, RNN (a) 0.98, (c) 0.97, GRU within noise;
 // training LSTM (c) 0.93, the rest within noise; 64 k no better than 32. AVX2 with 32 k:
 // LSTM (a) inference 1.11 (4 of 4 pairs), (c) 1.04, so it keeps 8.
@@ -406,7 +407,7 @@ inline int64_t projection_room(const SeqDims& d, int64_t G) {
 // The time loop of a forward with the projection fused (fuse_projection), run by every
 // thread p of a team of q for its unit blocks [u0, u1) (S vectors each, G gates, NV = G*S
 // accumulators). It packs the blocks' [W_ih; W_hh] panels into `panels` (the layout of
-// pack_step_panels), stages each step's rows [x_t | h] in `rows` (fused_rows_size; h0
+// pack_step_panels), stages each step's rows [x_t | h] in `rows` (projection_room; h0
 // from h0, rows whose sequence has ended get zeros for x) and in each step and block runs
 // the register tile over them, then
 //   update(b, s, u, acc, bias, hp, hn)

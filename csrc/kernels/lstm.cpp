@@ -131,7 +131,7 @@ void lstm_forward(const SeqDims& d, const CellWeights<T>& w, const T* x, const T
                   const T* c0, T* out, T* h_n, T* c_n, T* gates, T* c_all, T* work) {
   const int64_t B = d.B, H = d.H, steps = max_length(d);
   const LstmForwardLayout L(d);
-  T* bias = work + L.bias;  // (4H) b_ih + b_hh, folded into the input projection
+  T* bias = work + L.bias;  // (4H) b_ih + b_hh: in the projection, or (fused) the update
   T* hbuf = work + L.h;     // (2, B, H) h of the previous and the current step
   T* c = work + L.c;        // (B, H)
   copy_biases(w, G * H, bias);

@@ -112,7 +112,7 @@ void rnn_forward(const SeqDims& d, Activation act, const CellWeights<T>& w, cons
                  const T* h0, T* out, T* h_n, T* work) {
   const int64_t B = d.B, H = d.H, steps = max_length(d);
   const RnnForwardLayout L(d);
-  T* bias = work + L.bias;  // (H) b_ih + b_hh, folded into the input projection
+  T* bias = work + L.bias;  // (H) b_ih + b_hh: in the projection, or (fused) the update
   T* hbuf = work + L.h;     // (2, B, H)
   copy_biases(w, H, bias);
   for (int64_t k = 0; k < H; ++k) bias[k] += bias[H + k];

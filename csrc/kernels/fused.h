@@ -497,5 +497,37 @@ void project_inputs(const SeqDims& d, int64_t s0, int64_t n, const T* x, const T
   }
 }
 
+// The other time loop of RNN and LSTM forwards (fuse_projection false), with fused_steps'
+// update: the thread packs its blocks' W_ih into wih and W_hh into whh, computes the
+// projections of a chunk of steps (project_inputs, into xp) and then runs those steps,
+// the register tile over h only; update gets the row's projection + bias as `bias`, and
+// hp / hn in hbuf's two (B, H) halves. One barrier per step; hbuf + (steps % 2) * B * H
+// ends up holding the last h.
+template <typename T, int MR, int NV, typename Update>
+void chunked_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, const T* bias,
+                   int64_t G, int S, int64_t u0, int64_t u1, T* wih, T* whh, T* xp, T* hbuf,
+                   Update&& update) {
+  const int64_t B = d.B, H = d.H, I = d.I, steps = max_length(d);
+  const int64_t bw = int64_t(S) * Vec<T>::W, ldx = ceil_div(H, bw) * G * bw;
+  const int64_t chunk = projection_chunk(B, I, steps);
+  pack_gate_rows(W_ih, I, G, H, I, S, u0, u1, wih);
+  pack_gate_rows(W_hh, H, G, H, H, S, u0, u1, whh);
+  for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
+    const int64_t n = std::min(chunk, steps - s0);
+    project_inputs<T, MR, NV>(d, s0, n, x, wih, bias, G, S, u0, u1, xp);
+    for (int64_t s = s0; s < s0 + n; ++s) {
+      const T* hp = hbuf + (s % 2) * B * H;
+      T* hn = hbuf + ((s + 1) % 2) * B * H;
+      for (int64_t u = u0; u < u1; ++u)
+        tile_rows<T, MR, NV>(B, H, whh + u * H * G * bw, [&](int64_t b) { return hp + b * H; },
+                             [&](int64_t b, const typename Vec<T>::V* acc) {
+                               update(b, s, u, acc, xp + ((s - s0) * B + b) * ldx + u * G * bw,
+                                      hp + b * H, hn + b * H);
+                             });
+#pragma omp barrier
+    }
+  }
+}
+
 }  // namespace PYRNN_TARGET_NS
 }  // namespace pyrnn

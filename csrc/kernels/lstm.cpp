@@ -56,15 +56,16 @@ static void lstm_loop(const SeqDims& d, const CellWeights<T>& w, const T* bias, 
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int Wv = VT::W;
-  const int64_t B = d.B, H = d.H, I = d.I, K = I + H, steps = max_length(d);
+  const int64_t B = d.B, H = d.H, K = d.I + H, steps = max_length(d);
   const UnitBlocks ub(H, Wv);
   const bool fused = fuse_projection(d, G, kMR);
-  const int64_t ldx = ub.count * G * Wv, chunk = projection_chunk(B, I, steps);
   const int nt = loop_threads(B * G * H * (fused ? K : H), ub.count, steps);
-  // Row b's update of units [j, j + m) at step s from the recurrent sums acc and the
-  // projection + bias a[q * Wv] of gate q; hp, hn: row b's old and new h.
-  auto update = [&](int64_t b, int64_t s, int64_t j, int m, const V* acc, const T* a,
-                    const T* hp, T* hn) {
+  // Row b's update of block u (units j = u * Wv on) at step s from the recurrent sums acc
+  // and the projection + bias a[q * Wv] of gate q; hp, hn: row b's old and new h.
+  auto update = [&](int64_t b, int64_t s, int64_t u, const V* acc, const T* a, const T* hp,
+                    T* hn) {
+    const int64_t j = u * Wv;
+    const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
     const int64_t t = step_time(d, b, s);
     if (t < 0) {  // ended rows keep their state
       VT::store(hn + j, VT::load(hp + j, m), m);
@@ -92,37 +93,12 @@ static void lstm_loop(const SeqDims& d, const CellWeights<T>& w, const T* bias, 
   {
     const int p = thread_id(), q = team_size();
     const int64_t u0 = ub.begin(p, q), u1 = ub.end(p, q);
-    if (fused) {
+    if (fused)
       fused_steps<T, kMR, G>(d, x, w.W_ih, w.W_hh, bias, G, 1, p, q, u0, u1, wih, xp, hbuf,
-                             hbuf + (steps % 2) * B * H,
-                             [&](int64_t b, int64_t s, int64_t u, const V* acc, const T* a,
-                                 const T* hp, T* hn) {
-                               const int64_t j = u * Wv;
-                               update(b, s, j, static_cast<int>(std::min<int64_t>(Wv, H - j)),
-                                      acc, a, hp, hn);
-                             });
-    } else {
-      pack_gate_rows(w.W_ih, I, G, H, I, 1, u0, u1, wih);
-      pack_gate_rows(w.W_hh, H, G, H, H, 1, u0, u1, whh);
-      for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
-        const int64_t n = std::min(chunk, steps - s0);
-        project_inputs<T, kMR, G>(d, s0, n, x, wih, bias, G, 1, u0, u1, xp);
-        for (int64_t s = s0; s < s0 + n; ++s) {
-          const T* hp = hbuf + (s % 2) * B * H;
-          T* hn = hbuf + ((s + 1) % 2) * B * H;
-          for (int64_t u = u0; u < u1; ++u) {
-            const int64_t j = u * Wv;
-            const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
-            tile_rows<T, kMR, G>(B, H, whh + u * H * G * Wv, [&](int64_t b) { return hp + b * H; },
-                                 [&](int64_t b, const V* acc) {
-                                   update(b, s, j, m, acc, xp + ((s - s0) * B + b) * ldx + u * G * Wv,
-                                          hp + b * H, hn + b * H);
-                                 });
-          }
-#pragma omp barrier
-        }
-      }
-    }
+                             hbuf + (steps % 2) * B * H, update);
+    else
+      chunked_steps<T, kMR, G>(d, x, w.W_ih, w.W_hh, bias, G, 1, u0, u1, wih, whh, xp, hbuf,
+                               update);
   }
 }
 

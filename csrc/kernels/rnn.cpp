@@ -56,7 +56,6 @@ static void rnn_loop(const SeqDims& d, Activation act, const CellWeights<T>& w, 
   const bool is_tanh = act == Activation::tanh;
   const bool fused = fuse_projection(d, 1, kRows);
   const UnitBlocks ub(H, 2 * Wv);
-  const int64_t ldx = ub.count * ub.width, chunk = projection_chunk(B, d.I, steps);
   const int nt = loop_threads(B * H * (fused ? d.I + H : H), ub.count, steps);
   // Row b's update of block u at step s from the recurrent sums acc and the projection +
   // bias a (2 vectors); hp, hn: row b's old and new h.
@@ -81,29 +80,12 @@ static void rnn_loop(const SeqDims& d, Activation act, const CellWeights<T>& w, 
   {
     const int p = thread_id(), q = team_size();
     const int64_t u0 = ub.begin(p, q), u1 = ub.end(p, q);
-    if (fused) {
+    if (fused)
       fused_steps<T, kRows, 2>(d, x, w.W_ih, w.W_hh, bias, 1, 2, p, q, u0, u1, wih, xp, hbuf,
                                hbuf + (steps % 2) * B * H, update);
-    } else {
-      pack_gate_rows(w.W_ih, d.I, 1, H, d.I, 2, u0, u1, wih);
-      pack_gate_rows(w.W_hh, H, 1, H, H, 2, u0, u1, whh);
-      for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
-        const int64_t n = std::min(chunk, steps - s0);
-        project_inputs<T, kRows, 2>(d, s0, n, x, wih, bias, 1, 2, u0, u1, xp);
-        for (int64_t s = s0; s < s0 + n; ++s) {
-          const T* hp = hbuf + (s % 2) * B * H;
-          T* hn = hbuf + ((s + 1) % 2) * B * H;
-          for (int64_t u = u0; u < u1; ++u)
-            tile_rows<T, kRows, 2>(B, H, whh + u * H * ub.width,
-                                   [&](int64_t b) { return hp + b * H; },
-                                   [&](int64_t b, const V* acc) {
-                                     update(b, s, u, acc, xp + ((s - s0) * B + b) * ldx + u * ub.width,
-                                            hp + b * H, hn + b * H);
-                                   });
-#pragma omp barrier
-        }
-      }
-    }
+    else
+      chunked_steps<T, kRows, 2>(d, x, w.W_ih, w.W_hh, bias, 1, 2, u0, u1, wih, whh, xp, hbuf,
+                                 update);
   }
 }
 

@@ -37,6 +37,9 @@ const Shape kShapes[] = {
     {1, 4096, 1024, false, true, "recurrent step B=1, big H"},
     {64, 256, 1024, false, false, "backward step dh = dG W"},
     {1024, 256, 6400, true, false, "weight grad dW = dG^T X"},
+    {6400, 256, 1024, false, false, "input grad dx = dG W_ih, LSTM (a)"},
+    {6400, 128, 2048, false, false, "input grad dx, LSTM (b)"},
+    {2048, 512, 6400, true, false, "weight grad dW_hh, LSTM (b)"},
 };
 
 bool g_cpu_time = false;

@@ -436,11 +436,17 @@ void run_microkernel(int mr, int64_t kc, const T* a, const T* b, T* c, int64_t l
 // 1 thread, 3 alternating runs (GFLOP/s): 1024x256x6400 tA (dW = dG^T X, LSTM (a)) 152-157 ->
 // 167-175, 2048x512x6400 tA 164-171 -> 175-188, 6400x256x1024 (dx = dG W_ih) 152-158 ->
 // 173-188; for 1024x32x6400 tA, where packing dominates, 5.4-5.8 -> 4.3-4.6 ms.
+// A plain A's panels then went value by value, a strided store each; W x W transposes in
+// registers took the dx GEMMs of a training step (A = dG, cold in cache) from 92 to 98
+// GFLOP/s (6400x256x1024, LSTM (a)) and 79 to 89 (6400x128x2048, (b)); avx2 86 -> 93 and
+// 79 -> 91; generic 26 -> 34 and 26 -> 28 (Zen 4, 1 thread, best of 5-7 alternating runs,
+// caches flushed before each call).
 constexpr int64_t kPackAhead = 16;
 
 template <typename T>
-void pack_a(bool transA, int64_t mc, int64_t kc, const T* A, int64_t lda, T* dst) {
-  constexpr int MR = Target<T>::MR;
+void pack_a(bool transA, int64_t mc, int64_t kc, const T* A, int64_t lda, int64_t rows, T* dst) {
+  using VT = typename Target<T>::VT;
+  constexpr int MR = Target<T>::MR, W = VT::W;
   const int64_t line = 64 / sizeof(T);
   if (transA) {  // A stored (K, M): each k is a contiguous run of mc values
     for (int64_t k = 0; k < kc; ++k) {
@@ -460,16 +466,33 @@ void pack_a(bool transA, int64_t mc, int64_t kc, const T* A, int64_t lda, T* dst
     }
     return;
   }
+  // A stored (M, K): a panel's k-runs are columns. Whole panels whose MRp rows can be read
+  // (the rows past the panel, up to MRp, exist: `rows` counts those of A from here on) go
+  // through W x W transposes in registers, W values of k at a time, into tmp and from there
+  // MR values per k into the panel; the rest value by value.
+  constexpr int MRp = (MR + W - 1) / W * W;
+  alignas(64) T tmp[W * MRp];
   for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
     const int mr = static_cast<int>(std::min<int64_t>(MR, mc - i0));
-    for (int i = 0; i < mr; ++i) {
-      const T* src = A + (i0 + i) * lda;
+    const T* src = A + i0 * lda;
+    // the next panel's rows, fetched while this one packs
+    const int ahead = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(MR, mc - i0 - MR)));
+    auto prefetch_next = [&](int64_t k) {
 #if defined(__GNUC__)
-      if (i0 + MR + i < mc)  // the same row of the next panel, fetched while this one packs
-        for (int64_t k = 0; k < kc; k += line) __builtin_prefetch(src + MR * lda + k);
+      for (int i = 0; i < ahead; ++i) __builtin_prefetch(src + (MR + i) * lda + k);
 #endif
-      for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
+    };
+    int64_t k = 0;
+    if (mr == MR && i0 + MRp <= rows) {
+      for (; k + W <= kc; k += W) {
+        if (k % line == 0) prefetch_next(k);
+        for (int g = 0; g < MRp; g += W) VT::transpose(src + g * lda + k, lda, tmp + g, MRp);
+        for (int c = 0; c < W; ++c) std::copy_n(tmp + c * MRp, MR, dst + (k + c) * MR);
+      }
     }
+    for (int64_t kk = k; kk < kc; kk += line) prefetch_next(kk);
+    for (int i = 0; i < mr; ++i)
+      for (int64_t kk = k; kk < kc; ++kk) dst[kk * MR + i] = src[i * lda + kk];
   }
 }
 
@@ -528,7 +551,7 @@ void gemm_blocked(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T a
       const T beta_k = pc == 0 ? beta : T(1);
       for (int64_t ic = 0; ic < M; ic += mcs) {
         const int64_t mc = std::min(mcs, M - ic);
-        pack_a(transA, mc, kc, transA ? A + pc * lda + ic : A + ic * lda + pc, lda, Ap);
+        pack_a(transA, mc, kc, transA ? A + pc * lda + ic : A + ic * lda + pc, lda, M - ic, Ap);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           T* bp = keepB ? Bp + jr * kc : Bp;

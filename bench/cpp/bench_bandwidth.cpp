@@ -1,12 +1,16 @@
 // How fast one core streams a buffer of floats through vector FMAs, by buffer size: the
 // ceiling of a step that uses each weight once (B = 1: streaming, shape (d)), where the
 // weights come from L1, L2, L3 or memory. Each pass reads the whole buffer in order with
-// the widest vectors the CPU has (AVX-512, AVX2 or SSE2), as the kernels' B = 1 tiles do;
-// the result is the best of 5 runs of ~0.2 s, in GB/s, with the time one pass takes.
+// the widest vectors the CPU has (AVX-512, AVX2 + FMA, or SSE2), as the kernels' B = 1
+// tiles do, into 8 accumulators (multiply-adds that GCC and Clang contract into FMAs with
+// memory operands; SSE2 has no FMA); the result is the best of 5 runs of ~0.2 s, in GB/s,
+// with the time one pass takes. GCC or Clang on x86-64 (vector extensions, target
+// attributes, __builtin_cpu_supports).
 //   bench_bandwidth [KB,KB,...]       (default 16,32,128,256,512,1024,4096,8192,65536)
 // The floor of a step's time is then (bytes of weights a step reads) / (bandwidth at that
 // size): LSTM, B = 1, I = H = 128 reads 512 KB a step; shape (d)'s recurrent part 256 KB.
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -58,32 +62,54 @@ float passes128(const float* p, int64_t n, int64_t reps, float x) {
 
 }  // namespace
 
+// Sizes in KB from "16,256,...": every one a whole positive number of at most 16 GB.
+bool parse_sizes(const char* arg, std::vector<int64_t>& sizes) {
+  sizes.clear();
+  const char* p = arg;
+  while (true) {
+    char* end = nullptr;
+    errno = 0;
+    const long long kb = std::strtoll(p, &end, 10);
+    if (end == p || errno || kb <= 0 || kb > (16LL << 20) || (*end != ',' && *end != '\0')) {
+      std::fprintf(stderr,
+                   "bench_bandwidth: sizes must be whole numbers of KB from 1 to %lld, "
+                   "separated by commas; got '%s'\n",
+                   16LL << 20, arg);
+      return false;
+    }
+    sizes.push_back(kb);
+    if (*end == '\0') return true;
+    p = end + 1;
+  }
+}
+
 int main(int argc, char** argv) {
   std::vector<int64_t> sizes = {16, 32, 128, 256, 512, 1024, 4096, 8192, 65536};
-  if (argc > 1) {
-    sizes.clear();
-    std::string s = argv[1];
-    for (size_t at = 0; at < s.size();) {
-      const size_t comma = std::min(s.find(',', at), s.size());
-      sizes.push_back(std::atoll(s.substr(at, comma - at).c_str()));
-      at = comma + 1;
-    }
+  if (argc > 2) {
+    std::fprintf(stderr, "usage: bench_bandwidth [KB,KB,...]\n");
+    return 2;
   }
+  if (argc > 1 && !parse_sizes(argv[1], sizes)) return 2;
   __builtin_cpu_init();
   float (*passes)(const float*, int64_t, int64_t, float) = passes128;
   const char* isa = "sse2 (16-byte vectors)";
-  if (__builtin_cpu_supports("avx512f")) passes = passes512, isa = "avx512 (64-byte vectors)";
-  else if (__builtin_cpu_supports("avx2")) passes = passes256, isa = "avx2 (32-byte vectors)";
-  std::printf("1 thread, %s, 8 FMA chains; best of 5 runs\n", isa);
+  if (__builtin_cpu_supports("avx512f")) {
+    passes = passes512, isa = "avx512 (64-byte vectors), 8 FMA chains";
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    passes = passes256, isa = "avx2 (32-byte vectors), 8 FMA chains";
+  } else {
+    isa = "sse2 (16-byte vectors), 8 multiply-add chains";
+  }
+  std::printf("1 thread, %s; best of 5 runs\n", isa);
   std::printf("%10s %10s %12s\n", "KB", "GB/s", "us/pass");
   float sink = 0;
   for (int64_t kb : sizes) {
-    if (kb <= 0) {
-      std::fprintf(stderr, "bench_bandwidth: sizes must be positive KB, got %lld\n", (long long)kb);
-      return 2;
-    }
     const int64_t n = kb * 1024 / 4;
     float* buf = static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(n) * 4));
+    if (!buf) {
+      std::fprintf(stderr, "bench_bandwidth: cannot allocate %lld KB\n", (long long)kb);
+      return 1;
+    }
     for (int64_t i = 0; i < n; ++i) buf[i] = 1e-6f * float(i % 7);
     sink += passes(buf, n, 1, 1.0f);  // warm: pages touched, cache filled where it fits
     double best = 1e30;

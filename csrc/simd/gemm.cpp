@@ -439,8 +439,10 @@ void run_microkernel(int mr, int64_t kc, const T* a, const T* b, T* c, int64_t l
 // A plain A's panels then went value by value, a strided store each; W x W transposes in
 // registers took the dx GEMMs of a training step (A = dG, cold in cache) from 92 to 98
 // GFLOP/s (6400x256x1024, LSTM (a)) and 79 to 89 (6400x128x2048, (b)); avx2 86 -> 93 and
-// 79 -> 91; generic 26 -> 34 and 26 -> 28 (Zen 4, 1 thread, best of 5-7 alternating runs,
-// caches flushed before each call).
+// 79 -> 91; generic 26 -> 34 and 26 -> 28 (Zen 4, 1 thread; the old and new gemm.cpp
+// linked into one harness, caches flushed before each call, best of 5-7 alternating runs).
+// bench_gemm (warm caches, medians of 2 alternating runs of each build) agrees: avx512
+// 84 -> 92 and 73 -> 83, avx2 86 -> 90 and 69 -> 87.
 constexpr int64_t kPackAhead = 16;
 
 template <typename T>
@@ -491,6 +493,7 @@ void pack_a(bool transA, int64_t mc, int64_t kc, const T* A, int64_t lda, int64_
       }
     }
     for (int64_t kk = k; kk < kc; kk += line) prefetch_next(kk);
+    prefetch_next(kc - 1);  // the rows' last line when they do not start on one
     for (int i = 0; i < mr; ++i)
       for (int64_t kk = k; kk < kc; ++kk) dst[kk * MR + i] = src[i * lda + kk];
   }

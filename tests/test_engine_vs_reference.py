@@ -47,8 +47,9 @@ def test_kernels_match_reference(cell, dtype, shape, reverse, lengths, simd_targ
     _compare(cell, shape, dtype, lengths, reverse)
 
 
-# The RNN and LSTM forwards either compute the input projection inside each step's register
-# tile (rows [x_t | h] against one [W_ih; W_hh] panel) or for a chunk of steps ahead of them;
+# The RNN, LSTM and (reset-after) GRU forwards either compute the input projection inside each
+# step's register tile (rows [x_t | h] against one [W_ih; W_hh] panel; GRU keeps the n gate's
+# input sums apart) or for a chunk of steps ahead of them;
 # which one a shape takes depends on B and the weights' size (fused.h, fuse_projection), so
 # the shapes above reach only some pairs of path and shape. Both paths, forced, on shapes with
 # rows short of a tile (B = 2), partial and whole tiles (B = 9, 13), the K-blocked tile, a
@@ -71,7 +72,7 @@ PROJECTION_CASES = [(shape, lengths) for shape in PROJECTION_SHAPES
                     for lengths in (None, "random", "short") if shape[0] > 1 or lengths != "short"]
 
 
-@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm"])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm", "gru"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("shape,lengths", PROJECTION_CASES,
                          ids=lambda v: "T%dB%dI%dH%d" % v if isinstance(v, tuple) else str(v))

@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   const std::string modes = argc > 3 ? argv[3] : "inference,training";
   const int threads = argc > 4 ? std::atoi(argv[4]) : 1;
   const double seconds = argc > 5 ? std::atof(argv[5]) : 1.0;
-  const std::string projection = argc > 6 ? argv[6] : "auto";  // RNN and LSTM forwards
+  const std::string projection = argc > 6 ? argv[6] : "auto";  // RNN, LSTM, GRU forwards
   if (projection == "fused") pyrnn::set_projection_mode(pyrnn::ProjectionMode::fused);
   else if (projection == "chunked") pyrnn::set_projection_mode(pyrnn::ProjectionMode::chunked);
   if (threads < 1 || seconds <= 0 || (projection != "auto" && projection != "fused" && projection != "chunked")) {

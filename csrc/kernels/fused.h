@@ -5,8 +5,9 @@
 // units a chunk of steps at a time, and in every step runs a register tile
 // (MR rows x NG vectors) over the recurrent weights whose accumulators go straight into
 // the cell's update: gate pre-activations never touch memory unless a cache wants them.
-// Where the weights stay in cache (fuse_projection), RNN and LSTM fold the projection into
-// the step instead: one tile over [x_t | h] against [W_ih; W_hh] (fused_steps).
+// Where the weights stay in cache (fuse_projection), RNN, LSTM and the reset-after GRU fold
+// the projection into the step instead: one tile over [x_t | h] against [W_ih; W_hh]
+// (fused_steps; GRU's with the n gate's input sums kept apart, tile_rows_split).
 // Threads meet at one barrier per step (the new h must be complete before anyone reads it).
 #pragma once
 #include <algorithm>
@@ -314,6 +315,46 @@ inline void tile_rows(int64_t M, int64_t K, const T* panel, RowPtr&& row, Epi&& 
   }
 }
 
+// tile_rows over K = K1 + K2 (panel rows [0, K1) then [K1, K2)) that keeps vector SV of
+// the first K1's sums apart: epi(i, acc, first) gets acc summed over all of K except
+// acc[SV], summed over the last K2 only, and `first`, vector SV's sum over the first K1.
+// GRU's n gate needs W_in x and W_hn h apart (r multiplies the second). Each block of rows
+// stores its sums once at K1 (MR x NV vectors) and reloads them: K is not cut into slices
+// as tile_rows does for panels past 256 KB.
+template <typename T, int MR, int NV, int SV, typename RowPtr, typename Epi>
+inline void tile_rows_split(int64_t M, int64_t K1, int64_t K2, const T* panel, RowPtr&& row,
+                            Epi&& epi) {
+  using VT = Vec<T>;
+  using V = typename VT::V;
+  constexpr int W = VT::W;
+  static_assert(SV >= 0 && SV < NV, "the vector kept apart is one of the tile's");
+  alignas(64) T part[MR * NV * W];
+  alignas(64) T first[MR * W];
+  const T* a[MR];
+  const T* a2[MR];
+  const T* panel2 = panel + K1 * NV * W;
+  for (int64_t i0 = 0; i0 < M; i0 += MR) {
+    const int rows = static_cast<int>(std::min<int64_t>(MR, M - i0));
+    for (int r = 0; r < rows; ++r) a[r] = row(i0 + r), a2[r] = a[r] + K1;
+    auto none = [](int, const V*) {};
+    auto e = [&](int r, const V* acc) { epi(i0 + r, acc, static_cast<const T*>(first + r * W)); };
+    auto run = [&](auto prefetch) {
+      constexpr bool PF = decltype(prefetch)::value;
+      if (rows == MR) tile<T, MR, NV, PF>(K1, a, panel, none, nullptr, part);
+      else tile_partial<T, MR - 1, NV, PF>(rows, K1, a, panel, none, nullptr, part);
+      for (int r = 0; r < rows; ++r) {
+        T* v = part + (r * NV + SV) * W;
+        VT::store(first + r * W, VT::load(v));
+        VT::store(v, VT::zero());
+      }
+      if (rows == MR) tile<T, MR, NV, PF>(K2, a2, panel2, e, part, nullptr);
+      else tile_partial<T, MR - 1, NV, PF>(rows, K2, a2, panel2, e, part, nullptr);
+    };
+    if (i0 == 0) run(std::true_type{});  // the first tile over the panel brings it in
+    else run(std::false_type{});
+  }
+}
+
 // Workspace of run_step_panels: xh (B x (I + H)), then pre (B x blocks x NV vectors, at
 // most G vectors of Hp units per row).
 inline int64_t step_panels_workspace(int64_t B, int64_t I, int64_t H, int64_t G) {
@@ -381,9 +422,15 @@ inline int64_t projection_chunk(int64_t B, int64_t I, int64_t steps) {
 // pays with whole tiles of rows (B >= MR) and weights that stay in cache (at most 2M
 // elements, 8 MB of float): each step then streams its panels from L2/L3 and nothing
 // else, where the chunked form writes the projections and reads them back, and its W_ih,
-// projections and W_hh compete for L2. Only RNN and LSTM: GRU's reset-after n gate needs
-// the input and recurrent parts apart. Zen 5, 1 thread, bench_seq, minimum of each run,
-// 4-6 pairs in alternating order, chunked -> fused: inference RNN (a) 0.94, (b) 0.91,
+// projections and W_hh compete for L2. RNN, LSTM and the reset-after GRU, whose n gate
+// takes its input sums apart from its recurrent ones (tile_rows_split); Cho's GRU stays
+// chunked (its n gate's recurrent part acts on r * h, complete only after every block's r).
+// GRU on a Zen 4, chunked -> fused (bench_seq as below; avx512, 1 thread 8 pairs, 2 threads
+// 4): inference (a) 0.97-0.98,
+// (b) 0.98-0.99, training 0.98-1.00; 2 threads (a) 0.87, (b) 0.97; avx2 (6 pairs)
+// inference (a) 0.94, (b) 0.99, training 0.98-1.00. RNN and LSTM on a Zen 5, 1 thread,
+// bench_seq, minimum of each run, 4-6 pairs in alternating order, chunked -> fused:
+// inference RNN (a) 0.94, (b) 0.91,
 // (c) (8 MB) 0.93, LSTM (a) 0.93, (b) 0.96, 32x100x512x512 (8 MB) 0.97; training RNN
 // 0.94-0.96, LSTM 0.99; 2 threads LSTM (a) 0.95, (b) 0.93, RNN (a) level within noise.
 // Larger weights lose: LSTM 32x50x768x768 (18 MB) 1.02, 64x50x1024x1024 (32 MB) 1.02,
@@ -415,8 +462,10 @@ inline int64_t projection_room(const SeqDims& d, int64_t G) {
 // (g * S + v) * Wv, 0 past H), hp / hn are row b's old h and the row its new h goes to
 // (the block's units at u * S * Wv). An ended row's update must copy hp to hn. One barrier
 // per step; after the last, the thread copies its units of the last h to hlast (B x H,
-// which may be h0).
-template <typename T, int MR, int NV, typename Update>
+// which may be h0). With SplitV >= 0 the tile keeps that vector's sums over x_t apart
+// (tile_rows_split): acc[SplitV] then holds the sums over h only, and update gets an
+// eighth argument, the row's sums over x_t of vector SplitV (GRU's n gate).
+template <typename T, int MR, int NV, int SplitV = -1, typename Update>
 void fused_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, const T* bias,
                  int64_t G, int S, int p, int q, int64_t u0, int64_t u1, T* panels, T* rows,
                  const T* h0, T* hlast, Update&& update) {
@@ -450,11 +499,21 @@ void fused_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, con
           const int m = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(Wv, H - unit)));
           VT::store(bu + (g * S + v) * Wv, m > 0 ? VT::load(bias + g * H + unit, m) : VT::zero());
         }
-      tile_rows<T, MR, NV>(B, K, panels + u * per, [&](int64_t b) { return cur + b * ld; },
-                           [&](int64_t b, const typename VT::V* acc) {
-                             update(b, s, u, acc, static_cast<const T*>(bu), cur + b * ld + I,
-                                    nxt + b * ld + I);
-                           });
+      auto row = [&](int64_t b) { return cur + b * ld; };
+      if constexpr (SplitV >= 0) {
+        tile_rows_split<T, MR, NV, SplitV>(
+            B, I, H, panels + u * per, row,
+            [&](int64_t b, const typename VT::V* acc, const T* first) {
+              update(b, s, u, acc, static_cast<const T*>(bu), cur + b * ld + I,
+                     nxt + b * ld + I, first);
+            });
+      } else {
+        tile_rows<T, MR, NV>(B, K, panels + u * per, row,
+                             [&](int64_t b, const typename VT::V* acc) {
+                               update(b, s, u, acc, static_cast<const T*>(bu), cur + b * ld + I,
+                                      nxt + b * ld + I);
+                             });
+      }
     }
     if (s + 1 < steps) stage(s + 1, nxt);
 #pragma omp barrier

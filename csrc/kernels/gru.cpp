@@ -20,13 +20,15 @@ constexpr int kRowsBack = 6 * kTileRows;
 struct GruForwardLayout {  // workspace offsets, in elements
   int64_t bias, wih, whh, whn, xp, h, rz, rh, end;
   GruForwardLayout(const SeqDims& d) {
-    const int64_t Hp = padded_units(d.H), chunk = projection_chunk(d.B, d.I, d.T);
+    const int64_t Hp = padded_units(d.H);
     bias = 0;                       // (3H) folded into the projection, then b_hn (H)
     wih = cache_line(bias + 2 * 3 * d.H);
     whh = cache_line(wih + 3 * Hp * d.I);       // reset_after: r, z, n rows; Cho: r, z rows
     whn = cache_line(whh + 3 * Hp * d.H);       // Cho: W_hn rows
+    // xp: the chunk's projections, or with the projection fused (reset_after), the two
+    // [x | h] row sets; wih and whh then hold one [W_ih; W_hh] panel per block from wih on
     xp = cache_line(whn + Hp * d.H);
-    h = cache_line(xp + chunk * d.B * 3 * Hp);  // (2, B, H)
+    h = cache_line(xp + projection_room(d, 3));  // (2, B, H)
     rz = cache_line(h + 2 * d.B * d.H);         // Cho: (B, 2H) r and z between the two phases
     rh = cache_line(rz + 2 * d.B * d.H);        // Cho: (B, H) r * h
     end = cache_line(rh + d.B * d.H);
@@ -89,7 +91,50 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
   const T* b_hn = bias + 5 * H;
   const UnitBlocks ub(H, Wv);
   const int64_t ldx = ub.count * 3 * Wv, chunk = projection_chunk(B, d.I, steps);
-  const int nt = loop_threads(B * 3 * H * H, ub.count, steps);
+  const bool fused = reset_after && w && fuse_projection(d, 3, kRowsRzn);
+  const int nt = loop_threads(B * 3 * H * (fused ? d.I + H : H), ub.count, steps);
+  // The state update shared by all paths: n and e known -> new state, outputs, cache;
+  // hp / hn: row b's old h and the row its new h goes to.
+  auto finish = [&](int64_t b, int64_t t, int64_t j, int m, V r, V z, V nn, V e, const T* hp,
+                    T* hn) {
+    const auto hv = VT::fma(z, VT::sub(VT::load(hp + j, m), nn), nn);  // (1-z)n + z h
+    const int64_t row = t * B + b;
+    VT::store(hn + j, hv, m);
+    VT::store(out + row * H + j, hv, m);
+    if (gates) {
+      T* gr = gates + row * 4 * H + j;
+      VT::store(gr, r, m), VT::store(gr + H, z, m);
+      VT::store(gr + 2 * H, nn, m), VT::store(gr + 3 * H, e, m);
+    }
+  };
+  if (fused) {
+    // One tile over [x_t | h] per block, the n gate's sums over x_t kept apart (SplitV 2):
+    // bu holds [b_ir + b_hr, b_iz + b_hz, b_in] of the block, nx the sums W_in x_t.
+    auto update = [&](int64_t b, int64_t s, int64_t u, const V* acc, const T* bu, const T* hp,
+                      T* hn, const T* nx) {
+      const int64_t j = u * Wv;
+      const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
+      const int64_t t = step_time(d, b, s);
+      if (t < 0) {  // ended rows keep their state
+        VT::store(hn + j, VT::load(hp + j, m), m);
+        return;
+      }
+      const auto r = VT::sigmoid(VT::add(acc[0], VT::load(bu)));
+      const auto z = VT::sigmoid(VT::add(acc[1], VT::load(bu + Wv)));
+      const auto e = VT::add(acc[2], VT::load(b_hn + j, m));  // W_hn h + b_hn
+      const auto nn = VT::tanh(VT::fma(r, e, VT::add(VT::load(nx), VT::load(bu + 2 * Wv))));
+      finish(b, t, j, m, r, z, nn, e, hp, hn);
+    };
+    // Always a region, even of one thread: fused_steps' barriers must bind to this team.
+#pragma omp parallel num_threads(nt)
+    {
+      const int p = thread_id(), q = team_size();
+      fused_steps<T, kRowsRzn, 3, 2>(d, x, w->W_ih, w->W_hh, bias, 3, 1, p, q, ub.begin(p, q),
+                                     ub.end(p, q), wih, xp, hbuf, hbuf + (steps % 2) * B * H,
+                                     update);
+    }
+    return;
+  }
   // One thread runs the body without an OpenMP region (a region of one thread costs
   // ~0.3 us, as much as a whole small streaming step). A team of one meets no barriers:
   // called from inside a caller's parallel region, they would bind to the caller's team.
@@ -103,18 +148,6 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
         const T* hp = hbuf + (s % 2) * B * H;
         T* hn = hbuf + ((s + 1) % 2) * B * H;
         auto xrow = [&](int64_t b, int64_t u) { return xp + ((s - s0) * B + b) * ldx + u * 3 * Wv; };
-        // the shared tail: n and e known -> new state, outputs, cache
-        auto finish = [&](int64_t b, int64_t t, int64_t j, int m, V r, V z, V nn, V e) {
-          const auto hv = VT::fma(z, VT::sub(VT::load(hp + b * H + j, m), nn), nn);  // (1-z)n + z h
-          const int64_t row = t * B + b;
-          VT::store(hn + b * H + j, hv, m);
-          VT::store(out + row * H + j, hv, m);
-          if (gates) {
-            T* gr = gates + row * 4 * H + j;
-            VT::store(gr, r, m), VT::store(gr + H, z, m);
-            VT::store(gr + 2 * H, nn, m), VT::store(gr + 3 * H, e, m);
-          }
-        };
         for (int64_t u = u0; u < u1; ++u) {
           const int64_t j = u * Wv;
           const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
@@ -131,7 +164,7 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
               const auto z = VT::sigmoid(VT::add(acc[1], VT::load(a + Wv)));
               const auto e = VT::add(acc[2], VT::load(b_hn + j, m));  // W_hn h + b_hn
               const auto nn = VT::tanh(VT::fma(r, e, VT::load(a + 2 * Wv)));
-              finish(b, t, j, m, r, z, nn, e);
+              finish(b, t, j, m, r, z, nn, e, hp + b * H, hn + b * H);
             });
           } else {
             tile_rows<T, kRowsRz, 2>(B, H, whh + u * H * 2 * Wv, hrow, [&](int64_t b, const V* acc) {
@@ -163,7 +196,8 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
                                      VT::add(acc[0], VT::load(b_hn + j, m)), VT::load(a + 2 * Wv)));
                                  finish(b, t, j, m, VT::load(rz + b * 2 * H + j, m),
                                         VT::load(rz + b * 2 * H + H + j, m), nn,
-                                        VT::load(rh + b * H + j, m));
+                                        VT::load(rh + b * H + j, m), hp + b * H,
+                                        hn + b * H);
                                });
           }
         }

@@ -3,7 +3,7 @@
 // There the engine's own region gets a team of one thread (nested parallelism is off by
 // default), and the threads of the application's team do different amounts of work.
 // Checks, on every target, 2 engine threads and no work threshold, that single steps of
-// every cell and a whole LSTM forward (both projection paths) give bit-for-bit what they
+// every cell and whole LSTM and GRU forwards (both projection paths) give bit-for-bit what they
 // give outside any region (work must be split by the team that runs, not by the thread
 // count asked for), and that
 // nothing waits on the application's threads (a barrier bound to the caller's team would
@@ -122,6 +122,25 @@ int main() {
                     pyrnn::target_name(t), mode == pyrnn::ProjectionMode::fused ? "fused" : "chunked");
       expect_equal(what, got[0], want);
       expect_equal(what, got[1], want);
+      // and a GRU forward (reset-after: the form that fuses its projection)
+      const auto U_ih = random(3 * H * I), U_hh = random(3 * H * H), c_ih = random(3 * H),
+                 c_hh = random(3 * H);
+      const pyrnn::CellWeights<float> u{U_ih.data(), U_hh.data(), c_ih.data(), c_hh.data()};
+      auto gru_forward = [&]() {
+        std::vector<float> h0(B * H, 0.f), out(T * B * H), hn(B * H);
+        std::vector<float> work(k.gru_workspace_size(d, false));
+        k.gru_forward(d, true, u, x.data(), h0.data(), out.data(), hn.data(), nullptr,
+                      work.data());
+        return out;
+      };
+      const auto gwant = gru_forward();
+      std::vector<float> ggot[2];
+#pragma omp parallel num_threads(2)
+      ggot[omp_get_thread_num()] = gru_forward();
+      std::snprintf(what, sizeof what, "%s gru forward (%s projection) inside a parallel region",
+                    pyrnn::target_name(t), mode == pyrnn::ProjectionMode::fused ? "fused" : "chunked");
+      expect_equal(what, ggot[0], gwant);
+      expect_equal(what, ggot[1], gwant);
     }
     pyrnn::set_projection_mode(pyrnn::ProjectionMode::automatic);
   }

@@ -14,9 +14,9 @@ bool has_openmp();
 long long parallel_min_work();
 void set_parallel_min_work(long long fmas);
 
-// How the RNN and LSTM forwards compute their input projection: `automatic` picks per
-// shape (csrc/kernels/fused.h, fuse_projection); the others force one path on every shape
-// (both are exact for any shape), for tests that check both.
+// How the RNN, LSTM and reset-after GRU forwards compute their input projection:
+// `automatic` picks per shape (csrc/kernels/fused.h, fuse_projection); the others force
+// one path on every shape (both are exact for any shape), for tests that check both.
 enum class ProjectionMode { automatic = 0, fused = 1, chunked = 2 };
 ProjectionMode projection_mode();
 void set_projection_mode(ProjectionMode mode);

@@ -78,6 +78,17 @@ inline int loop_threads(int64_t fmas_per_step, int64_t blocks, int64_t steps) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nt, blocks)));
 }
 
+// Row b's time at step s (step_time), or -1 once its sequence has ended, and then its
+// state carried over: units [j, j + m) of its old h (hp) copied to its new h (hn), as every
+// cell's update does for an ended row.
+template <typename T>
+inline int64_t time_or_carry(const SeqDims& d, int64_t b, int64_t s, int64_t j, int m,
+                             const T* hp, T* hn) {
+  const int64_t t = step_time(d, b, s);
+  if (t < 0) Vec<T>::store(hn + j, Vec<T>::load(hp + j, m), m);
+  return t;
+}
+
 inline int thread_id() {
 #ifdef _OPENMP
   return omp_get_thread_num();
@@ -315,7 +326,7 @@ inline void tile_rows(int64_t M, int64_t K, const T* panel, RowPtr&& row, Epi&& 
   }
 }
 
-// tile_rows over K = K1 + K2 (panel rows [0, K1) then [K1, K2)) that keeps vector SV of
+// tile_rows over K = K1 + K2 (panel rows [0, K1) then [K1, K1 + K2)) that keeps vector SV of
 // the first K1's sums apart: epi(i, acc, first) gets acc summed over all of K except
 // acc[SV], summed over the last K2 only, and `first`, vector SV's sum over the first K1.
 // GRU's n gate needs W_in x and W_hn h apart (r multiplies the second). Each block of rows
@@ -425,13 +436,12 @@ inline int64_t projection_chunk(int64_t B, int64_t I, int64_t steps) {
 // projections and W_hh compete for L2. RNN, LSTM and the reset-after GRU, whose n gate
 // takes its input sums apart from its recurrent ones (tile_rows_split); Cho's GRU stays
 // chunked (its n gate's recurrent part acts on r * h, complete only after every block's r).
-// GRU on a Zen 4, chunked -> fused (bench_seq as below; avx512, 1 thread 8 pairs, 2 threads
-// 4): inference (a) 0.97-0.98,
-// (b) 0.98-0.99, training 0.98-1.00; 2 threads (a) 0.87, (b) 0.97; avx2 (6 pairs)
-// inference (a) 0.94, (b) 0.99, training 0.98-1.00. RNN and LSTM on a Zen 5, 1 thread,
-// bench_seq, minimum of each run, 4-6 pairs in alternating order, chunked -> fused:
-// inference RNN (a) 0.94, (b) 0.91,
-// (c) (8 MB) 0.93, LSTM (a) 0.93, (b) 0.96, 32x100x512x512 (8 MB) 0.97; training RNN
+// Streaming steps (weights packed ahead, gru_step) stay chunked. GRU on a Zen 4, chunked ->
+// fused (bench_seq as below; avx512, 1 thread 8 pairs, 2 threads 4): inference (a)
+// 0.97-0.98, (b) 0.98-0.99, training 0.98-1.00; 2 threads (a) 0.87, (b) 0.97; avx2 (6
+// pairs) inference (a) 0.94, (b) 0.99, training 0.98-1.00. RNN and LSTM on a Zen 5, 1
+// thread, bench_seq, minimum of each run, 4-6 pairs in alternating order, chunked ->
+// fused: inference RNN (a) 0.94, (b) 0.91, (c) (8 MB) 0.93, LSTM (a) 0.93, (b) 0.96, 32x100x512x512 (8 MB) 0.97; training RNN
 // 0.94-0.96, LSTM 0.99; 2 threads LSTM (a) 0.95, (b) 0.93, RNN (a) level within noise.
 // Larger weights lose: LSTM 32x50x768x768 (18 MB) 1.02, 64x50x1024x1024 (32 MB) 1.02,
 // (c) (B = 16, 32 MB) 1.5.

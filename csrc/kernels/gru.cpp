@@ -114,11 +114,8 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
                       T* hn, const T* nx) {
       const int64_t j = u * Wv;
       const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
-      const int64_t t = step_time(d, b, s);
-      if (t < 0) {  // ended rows keep their state
-        VT::store(hn + j, VT::load(hp + j, m), m);
-        return;
-      }
+      const int64_t t = time_or_carry(d, b, s, j, m, hp, hn);
+      if (t < 0) return;  // ended rows keep their state
       const auto r = VT::sigmoid(VT::add(acc[0], VT::load(bu)));
       const auto z = VT::sigmoid(VT::add(acc[1], VT::load(bu + Wv)));
       const auto e = VT::add(acc[2], VT::load(b_hn + j, m));  // W_hn h + b_hn
@@ -154,11 +151,8 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
           auto hrow = [&](int64_t b) { return hp + b * H; };
           if (reset_after) {
             tile_rows<T, kRowsRzn, 3>(B, H, whh + u * H * 3 * Wv, hrow, [&](int64_t b, const V* acc) {
-              const int64_t t = step_time(d, b, s);
-              if (t < 0) {
-                VT::store(hn + b * H + j, VT::load(hp + b * H + j, m), m);
-                return;
-              }
+              const int64_t t = time_or_carry(d, b, s, j, m, hp + b * H, hn + b * H);
+              if (t < 0) return;
               const T* a = xrow(b, u);
               const auto r = VT::sigmoid(VT::add(acc[0], VT::load(a)));
               const auto z = VT::sigmoid(VT::add(acc[1], VT::load(a + Wv)));
@@ -186,11 +180,9 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
             const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
             tile_rows<T, kRowsN, 1>(B, H, whn + u * H * Wv, [&](int64_t b) { return rh + b * H; },
                                [&](int64_t b, const V* acc) {
-                                 const int64_t t = step_time(d, b, s);
-                                 if (t < 0) {
-                                   VT::store(hn + b * H + j, VT::load(hp + b * H + j, m), m);
-                                   return;
-                                 }
+                                 const int64_t t =
+                                     time_or_carry(d, b, s, j, m, hp + b * H, hn + b * H);
+                                 if (t < 0) return;
                                  const T* a = xrow(b, u);
                                  const auto nn = VT::tanh(VT::add(
                                      VT::add(acc[0], VT::load(b_hn + j, m)), VT::load(a + 2 * Wv)));

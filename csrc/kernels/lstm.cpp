@@ -66,11 +66,8 @@ static void lstm_loop(const SeqDims& d, const CellWeights<T>& w, const T* bias, 
                     T* hn) {
     const int64_t j = u * Wv;
     const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
-    const int64_t t = step_time(d, b, s);
-    if (t < 0) {  // ended rows keep their state
-      VT::store(hn + j, VT::load(hp + j, m), m);
-      return;
-    }
+    const int64_t t = time_or_carry(d, b, s, j, m, hp, hn);
+    if (t < 0) return;  // ended rows keep their state
     const auto i = VT::sigmoid(VT::add(acc[0], VT::load(a)));
     const auto f = VT::sigmoid(VT::add(acc[1], VT::load(a + Wv)));
     const auto g = VT::tanh(VT::add(acc[2], VT::load(a + 2 * Wv)));

@@ -122,19 +122,19 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
       const auto nn = VT::tanh(VT::fma(r, e, VT::add(VT::load(nx), VT::load(bu + 2 * Wv))));
       finish(b, t, j, m, r, z, nn, e, hp, hn);
     };
-    // Always a region, even of one thread: fused_steps' barriers must bind to this team.
+    StepBarrier bar;  // the team's step barrier
 #pragma omp parallel num_threads(nt)
     {
       const int p = thread_id(), q = team_size();
-      fused_steps<T, kRowsRzn, 3, 2>(d, x, w->W_ih, w->W_hh, bias, 3, 1, p, q, ub.begin(p, q),
-                                     ub.end(p, q), wih, xp, hbuf, hbuf + (steps % 2) * B * H,
-                                     update);
+      fused_steps<T, kRowsRzn, 3, 2>(d, x, w->W_ih, w->W_hh, bias, 3, 1, p, q, bar,
+                                     ub.begin(p, q), ub.end(p, q), wih, xp, hbuf,
+                                     hbuf + (steps % 2) * B * H, update);
     }
     return;
   }
   // One thread runs the body without an OpenMP region (a region of one thread costs
-  // ~0.3 us, as much as a whole small streaming step). A team of one meets no barriers:
-  // called from inside a caller's parallel region, they would bind to the caller's team.
+  // ~0.3 us, as much as a whole small streaming step); its barriers return at once.
+  StepBarrier bar;  // the team's step barrier
   auto body = [&](const int p, const int q) {
     const int64_t u0 = ub.begin(p, q), u1 = ub.end(p, q);
     if (w) pack_gru_blocks(*w, d.I, H, reset_after, u0, u1, wih, whh, whn);
@@ -170,9 +170,7 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
             });
           }
         }
-        if (!reset_after && q > 1) {
-#pragma omp barrier
-        }
+        if (!reset_after) bar.wait(q);
         if (!reset_after) {
           // n = tanh(W_in x + b_in + W_hn (r * h) + b_hn): needs all of r * h.
           for (int64_t u = u0; u < u1; ++u) {
@@ -193,9 +191,7 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
                                });
           }
         }
-        if (q > 1) {
-#pragma omp barrier
-        }
+        bar.wait(q);
       }
     }
   };
@@ -244,6 +240,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
   const UnitBlocks ub(H, 2 * Wv);
   const int64_t K = reset_after ? G : 2 * H;  // rows of W_hh that see h_{t-1}
   const int nt = loop_threads(B * G * H, ub.count, steps);
+  StepBarrier bar;  // the team's step barrier
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id(), q = team_size();
@@ -294,7 +291,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
           }
         }
       }
-#pragma omp barrier
+      bar.wait(q);
       if (!reset_after) {
         // n = tanh(x_n + W_hn (r * h) + b_hn): d(r * h) = da_n W_hn, own units
         for (int64_t u = u0; u < u1; ++u) {
@@ -318,7 +315,7 @@ void gru_backward(const SeqDims& d, bool reset_after, const CellWeights<T>& w, c
                                }
                              });
         }
-#pragma omp barrier
+        bar.wait(q);
       }
       // h_{t-1} feeds the recurrent pre-activations through W_hh: dh = dA W_hh + direct
       for (int64_t u = u0; u < u1; ++u) {

@@ -86,16 +86,17 @@ static void lstm_loop(const SeqDims& d, const CellWeights<T>& w, const T* bias, 
       VT::store(c_all + row * H + j, cn, m);
     }
   };
+  StepBarrier bar;  // the team's step barrier
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id(), q = team_size();
     const int64_t u0 = ub.begin(p, q), u1 = ub.end(p, q);
     if (fused)
-      fused_steps<T, kMR, G>(d, x, w.W_ih, w.W_hh, bias, G, 1, p, q, u0, u1, wih, xp, hbuf,
+      fused_steps<T, kMR, G>(d, x, w.W_ih, w.W_hh, bias, G, 1, p, q, bar, u0, u1, wih, xp, hbuf,
                              hbuf + (steps % 2) * B * H, update);
     else
-      chunked_steps<T, kMR, G>(d, x, w.W_ih, w.W_hh, bias, G, 1, u0, u1, wih, whh, xp, hbuf,
-                               update);
+      chunked_steps<T, kMR, G>(d, x, w.W_ih, w.W_hh, bias, G, 1, q, bar, u0, u1, wih, whh, xp,
+                               hbuf, update);
   }
 }
 
@@ -144,6 +145,7 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
   std::memcpy(dc, dc_n, B * H * sizeof(T));
   const UnitBlocks ub(H, 2 * Wv);
   const int nt = loop_threads(B * GH * H, ub.count, steps);
+  StepBarrier bar;  // the team's step barrier
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id(), q = team_size();
@@ -195,7 +197,7 @@ void lstm_backward(const SeqDims& d, const CellWeights<T>& w, const T* x, const 
           }
         }
       }
-#pragma omp barrier
+      bar.wait(q);
       // h_{t-1} feeds the gates through W_hh: dh = dA W_hh, own units, all gates.
       for (int64_t u = u0; u < u1; ++u) {
         const int64_t j = u * ub.width;

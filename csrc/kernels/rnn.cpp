@@ -76,16 +76,17 @@ static void rnn_loop(const SeqDims& d, Activation act, const CellWeights<T>& w, 
       VT::store(out + (t * B + b) * H + j, hv, m);
     }
   };
+  StepBarrier bar;  // the team's step barrier
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id(), q = team_size();
     const int64_t u0 = ub.begin(p, q), u1 = ub.end(p, q);
     if (fused)
-      fused_steps<T, kRows, 2>(d, x, w.W_ih, w.W_hh, bias, 1, 2, p, q, u0, u1, wih, xp, hbuf,
+      fused_steps<T, kRows, 2>(d, x, w.W_ih, w.W_hh, bias, 1, 2, p, q, bar, u0, u1, wih, xp, hbuf,
                                hbuf + (steps % 2) * B * H, update);
     else
-      chunked_steps<T, kRows, 2>(d, x, w.W_ih, w.W_hh, bias, 1, 2, u0, u1, wih, whh, xp, hbuf,
-                                 update);
+      chunked_steps<T, kRows, 2>(d, x, w.W_ih, w.W_hh, bias, 1, 2, q, bar, u0, u1, wih, whh, xp,
+                                 hbuf, update);
   }
 }
 
@@ -125,6 +126,7 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
   const bool is_tanh = act == Activation::tanh;
   const UnitBlocks ub(H, 2 * Wv);
   const int nt = loop_threads(B * H * H, ub.count, steps);
+  StepBarrier bar;  // the team's step barrier
 #pragma omp parallel num_threads(nt)
   {
     const int p = thread_id(), q = team_size();
@@ -147,7 +149,7 @@ void rnn_backward(const SeqDims& d, Activation act, const CellWeights<T>& w, con
           if (db) VT::store(db + j, VT::add(VT::load(db + j, m), a), m);  // own units
         }
       }
-#pragma omp barrier
+      bar.wait(q);
       // h_{t-1} feeds a through W_hh: dh = dA W_hh for own units; rows read dA in place.
       for (int64_t u = u0; u < u1; ++u) {
         tile_rows<T, kRows, 2>(

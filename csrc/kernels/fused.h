@@ -233,7 +233,15 @@ void pack_unit_columns(const T* W, int64_t ldw, int64_t K, int64_t H, int S, int
 // L2/L3, later tiles find it in L2 (in L1 if it fits). Distance: on AVX-512, 32 k. An LSTM tile there
 // (6 x 4 vectors) spends 12 cycles of FMAs per k, so 8 k ahead is about 100 cycles, less
 // than L3's latency, and LSTM (a)'s 1 MB of packed W_hh does not stay in L2 beside the
-// projections at one thread. With 16 registers 8 k; tiny tiles (B = 1) 32 k.
+// projections at one thread. With 16 registers 8 k.
+// Tiny tiles (fewer than 8 accumulators: B = 1, or RNN and GRU at B = 2) do not prefetch:
+// a k of theirs is a few cycles, so the hardware prefetcher keeps ahead of the stream
+// unaided, and the prefetches (one per cache line) only took load slots. Zen 4, bench_seq
+// (d), 1 thread, minimum of 4 alternating runs, 32 k -> none: AVX-512 inference RNN 0.98,
+// LSTM 0.99, GRU 0.96, training 0.97-0.99; AVX2 0.94-0.97. Streaming single steps
+// (bench_step, B = 1, 4 runs) gained most, where the weights come from L3: H = 512 RNN 31
+// -> 24 us, GRU 92 -> 73, LSTM 124 -> 92 (AVX2 alike); H = 32 LSTM 0.46 -> 0.39; H = 128
+// within noise.
 // Zen 5, 1 thread, bench_seq, minimum of each run, 4-8 alternating pairs, 8 -> 32 k
 // (measured with chunked projections, before RNN and LSTM (a) fused them):
 // AVX-512 inference LSTM (a) 0.97, (c) 0.93, RNN (a) 0.98, (c) 0.97, GRU within noise;
@@ -244,9 +252,9 @@ inline void tile(int64_t K, const T* const* a, const T* panel, Epi&& epi,
                  const T* cin = nullptr, T* cout = nullptr) {
   using VT = Vec<T>;
   using V = typename VT::V;
-  constexpr int64_t PD = MR * NV < 8 || kVecRegisters >= 32 ? 32 : 8;
+  constexpr int64_t PD = kVecRegisters >= 32 ? 32 : 8;
   auto prefetch = [](const T* p) {
-    if constexpr (PF) {
+    if constexpr (PF && MR * NV >= 8) {  // not tiny tiles (above)
 #if defined(__GNUC__)
       for (int v = 0; v < NV; ++v) __builtin_prefetch(p + (PD * NV + v) * VT::W, 0, 3);
 #endif

@@ -85,6 +85,22 @@ def test_both_projection_paths_match_reference(cell, dtype, shape, lengths, reve
     _compare(cell, shape, dtype, lengths, reverse)
 
 
+# One row (B = 1) over more steps than a projection chunk (96 steps, or I if larger): on
+# AVX-512 the chunked forward's step tiles then compute the next chunk's projection as they
+# go (fused.h, rider_tile), R rows of one unit block at a time. Chunks 96 + 96 + 38 (rider
+# groups past the rows), I > H (chunks of I = 150 steps), a row shorter than T (171 steps:
+# the last chunk partial), and shape (d)'s I and H over 400 steps.
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm", "gru"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", [(230, 1, 20, 40), (230, 1, 150, 40), (400, 1, 64, 128)],
+                         ids=lambda s: "T%dB%dI%dH%d" % s)
+@pytest.mark.parametrize("lengths", [None, [171]], ids=["full", "171"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_one_row_over_many_chunks(cell, dtype, shape, lengths, reverse, simd_target,
+                                  num_threads):
+    _compare(cell, shape, dtype, lengths, reverse)
+
+
 def test_projection_mode_is_checked():
     with pytest.raises(ValueError, match="mode: expected 'auto', 'fused' or 'chunked'"):
         _core._set_projection_mode("always")

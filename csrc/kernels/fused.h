@@ -517,7 +517,8 @@ inline bool fuse_projection(const SeqDims& d, int64_t G, int MR) {
 // projection_mode().
 inline int64_t projection_room(const SeqDims& d, int64_t G) {
   const int64_t chunk = projection_chunk(d.B, d.I, d.T);
-  return std::max(chunk * d.B * G * padded_units(d.H), 2 * d.B * tile_row_room(d.I + d.H));
+  const int64_t chunks = d.B == 1 ? 2 : 1;  // one row: the next chunk's too (chunked_steps)
+  return std::max(chunks * chunk * d.B * G * padded_units(d.H), 2 * d.B * tile_row_room(d.I + d.H));
 }
 
 // The time loop of a forward with the projection fused (fuse_projection), run by every
@@ -592,6 +593,23 @@ void fused_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, con
   for (int64_t b = 0; b < B; ++b) std::copy(last + b * ld + j0, last + b * ld + j1, hlast + b * H + j0);
 }
 
+// One row's projection sums acc of block u (G gates x S vectors) plus bias, to o (the
+// block's G * S vectors of an xp row; 0 past H).
+template <typename T>
+inline void store_projection(const SeqDims& d, int64_t G, int S, int64_t u, const T* bias,
+                             const typename Vec<T>::V* acc, T* o) {
+  using VT = Vec<T>;
+  constexpr int Wv = VT::W;
+  const int64_t bw = int64_t(S) * Wv;
+  for (int64_t g = 0; g < G; ++g)
+    for (int s = 0; s < S; ++s) {
+      const int64_t unit = u * bw + s * Wv;
+      const int m = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(Wv, d.H - unit)));
+      const auto bv = m > 0 ? VT::load(bias + g * d.H + unit, m) : VT::zero();
+      VT::store(o + (g * S + s) * Wv, VT::add(acc[g * S + s], bv));
+    }
+}
+
 // Input projection of steps [s0, s0 + n) for unit blocks [u0, u1):
 //   xp[(s - s0) * B + b][u][g][s'][lane] = x[t(b, s)] . W_ih rows + bias
 // for active rows (others are left alone). panels = pack_gate_rows of W_ih (K = I).
@@ -611,18 +629,56 @@ void project_inputs(const SeqDims& d, int64_t s0, int64_t n, const T* x, const T
   for (int64_t u = u0; u < u1; ++u) {
     tile_rows<T, MR, NV>(rows, d.I, panels + u * per, row_ptr,
                          [&](int64_t i, const typename VT::V* acc) {
-                           T* o = xp + i * ldx + u * G * bw;
-                           for (int64_t g = 0; g < G; ++g)
-                             for (int s = 0; s < S; ++s) {
-                               const int64_t unit = u * bw + s * Wv;
-                               const int m = static_cast<int>(std::max<int64_t>(
-                                   0, std::min<int64_t>(Wv, d.H - unit)));
-                               const auto bv = m > 0 ? VT::load(bias + g * d.H + unit, m)
-                                                     : VT::zero();
-                               VT::store(o + (g * S + s) * Wv, VT::add(acc[g * S + s], bv));
-                             }
+                           store_projection(d, G, S, u, bias, acc, xp + i * ldx + u * G * bw);
                          });
   }
+}
+
+// A one-row step tile (1 x NV over the recurrent panel, K = Kh, as tile<T, 1, NV>) that
+// carries a rider: R rows of input projection (R x NV over a W_ih panel, K = Kr) computed
+// in the same loop, `per` = Kh / Kr recurrent k to each rider k. Alone, a one-row step
+// streams its panel from L2 at about half the FMA rate (4 FMAs per 256 bytes of weights)
+// and the FMA units idle; the rider's FMAs fill them, where a separate projection GEMM
+// costs its full time. epi(0, acc) gets the step's sums first (the next step waits on
+// them), then repi(r, racc) each rider row's. Registers: NV + R * NV + NV + 2.
+template <typename T, int NV, int R, typename Epi, typename RiderEpi>
+inline void rider_tile(int64_t Kh, const T* h, const T* panel, Epi&& epi, int64_t Kr,
+                       const T* const* xr, const T* rpanel, RiderEpi&& repi) {
+  using VT = Vec<T>;
+  using V = typename VT::V;
+  constexpr int W = VT::W;
+  V acc[NV], racc[R][NV];
+  for (int v = 0; v < NV; ++v) acc[v] = VT::zero();
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) racc[r][v] = VT::zero();
+  const int64_t per = std::max<int64_t>(1, Kh / std::max<int64_t>(1, Kr));
+  auto recurrent = [&](int64_t k) {
+    const V hv = VT::set1(h[k]);
+    const T* p = panel + k * NV * W;
+    for (int v = 0; v < NV; ++v) acc[v] = VT::fma(hv, VT::load(p + v * W), acc[v]);
+  };
+  int64_t k = 0;
+  for (int64_t kr = 0; kr < Kr; ++kr) {
+    const T* rp = rpanel + kr * NV * W;
+    V w[NV];
+    for (int v = 0; v < NV; ++v) w[v] = VT::load(rp + v * W);
+    for (int r = 0; r < R; ++r) {
+      const V xv = VT::set1(xr[r][kr]);
+      for (int v = 0; v < NV; ++v) racc[r][v] = VT::fma(xv, w[v], racc[r][v]);
+    }
+    for (const int64_t ke = std::min(Kh, k + per); k < ke; ++k) recurrent(k);
+  }
+  for (; k < Kh; ++k) recurrent(k);
+  epi(0, static_cast<const V*>(acc));
+  for (int r = 0; r < R; ++r) repi(r, static_cast<const V*>(racc[r]));
+}
+
+// Rows of projection a one-row step tile carries (rider_tile), or 0 for none: only with
+// 32 vector registers (AVX-512), where even LSTM's (NV = 4) 26 fit.
+template <int NV>
+constexpr int rider_rows() {
+  constexpr int R = 4;
+  return kVecRegisters >= 32 && (R + 2) * NV + 2 <= kVecRegisters ? R : 0;
 }
 
 // The other time loop of RNN and LSTM forwards (fuse_projection false), with fused_steps'
@@ -640,6 +696,63 @@ void chunked_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, c
   const int64_t chunk = projection_chunk(B, I, steps);
   pack_gate_rows(W_ih, I, G, H, I, S, u0, u1, wih);
   pack_gate_rows(W_hh, H, G, H, H, S, u0, u1, whh);
+  constexpr int R = rider_rows<NV>();
+  if constexpr (R > 0) {
+    // One row (B = 1): each step's tiles are bound by L2 bandwidth, so they carry the next
+    // chunk's projection along (rider_tile), R rows of one block at a time, spread evenly
+    // over the chunk's steps and blocks; xp holds two chunks (projection_room), the one
+    // being read and the next. Only the first chunk is projected ahead. Zen 4, AVX-512, 1
+    // thread, bench_seq minimum of 3 alternating runs, projected ahead -> riders: shape (d)
+    // inference RNN 0.93, LSTM 0.92, training 0.97 / 0.96; 1x500x256x256 RNN 0.94, LSTM
+    // 0.97-0.99. Cutting each job along K into pieces that ride more tiles (every tile about
+    // one row's worth) was slower: LSTM (d) 1.03 (4 pieces), 0.96 (2).
+    // One thread only: at 2, with the step's blocks split between them and a barrier per
+    // step, riders were mixed (LSTM (d) 0.96-0.97, RNN (d) 1.06-1.11, LSTM 1x1000x64x64
+    // 1.07); at 1 they won on every shape tried (0.93-0.97, H = 64 to 256).
+    if (B == 1 && q == 1 && steps > chunk) {
+      using V = typename Vec<T>::V;
+      const int64_t nb = u1 - u0, per = I * G * bw;
+      T* const xq[2] = {xp, xp + chunk * ldx};
+      auto xrow = [&](int64_t s) { return x + std::max<int64_t>(0, step_time(d, 0, s)) * I; };
+      project_inputs<T, MR, NV>(d, 0, chunk, x, wih, bias, G, S, u0, u1, xq[0]);
+      for (int64_t s0 = 0, c = 0; s0 < steps; s0 += chunk, ++c) {
+        const int64_t n = std::min(chunk, steps - s0), s1 = s0 + n;
+        const int64_t nn = std::min(chunk, steps - s1);  // the next chunk's rows
+        const int64_t jobs = nb * ceil_div(nn, R), slots = n * nb;  // jobs <= slots
+        T* cur = xq[c % 2];
+        T* nxt = xq[(c + 1) % 2];
+        int64_t job = 0, at = 0;  // the next job and the slot it rides in
+        for (int64_t s = s0; s < s1; ++s) {
+          const T* hp = hbuf + (s % 2) * H;
+          T* hn = hbuf + ((s + 1) % 2) * H;
+          for (int64_t u = u0; u < u1; ++u) {
+            auto epi = [&](int, const V* acc) {
+              update(0, s, u, acc, cur + (s - s0) * ldx + u * G * bw, hp, hn);
+            };
+            const T* panel = whh + u * H * G * bw;
+            if (job < jobs && (s - s0) * nb + (u - u0) == at) {
+              const int64_t ur = u0 + job % nb, i0 = job / nb * R;
+              const T* xr[R];
+              for (int r = 0; r < R; ++r) xr[r] = xrow(s1 + std::min(i0 + r, nn - 1));
+              rider_tile<T, NV, R>(H, hp, panel, epi, I, xr, wih + ur * per,
+                                   [&](int r, const V* acc) {
+                                     if (i0 + r < nn)
+                                       store_projection(d, G, S, ur, bias, acc,
+                                                        nxt + (i0 + r) * ldx + ur * G * bw);
+                                   });
+              ++job;
+              at = job * slots / jobs;
+            } else {
+              const T* a[1] = {hp};
+              tile<T, 1, NV>(H, a, panel, epi);
+            }
+          }
+          bar.wait(q);
+        }
+      }
+      return;
+    }
+  }
   for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
     const int64_t n = std::min(chunk, steps - s0);
     project_inputs<T, MR, NV>(d, s0, n, x, wih, bias, G, S, u0, u1, xp);

@@ -19,9 +19,12 @@ std::atomic<int> g_num_threads{initial_threads()};
 // Below this many multiply-adds per step one thread wins. Measured on 2 Zen 5 cores
 // (AVX-512, 2026-12-01): shape (d), B=1 T=1000 I=64 H=128, at 2 threads with the
 // threshold at 0 against 1 thread: RNN (16K FMAs a step) 1.1-1.3 -> 0.6 ms, GRU (49K)
-// 2.7-3.5 -> 1.65 ms, LSTM (65K) 3.0-4.8 -> 2.05 ms; one barrier a step costs well under
-// a microsecond there. The AVX2 and generic targets use twice this (fused.h,
-// loop_threads, with the Zen 3 measurements behind it).
+// 2.7-3.5 -> 1.65 ms, LSTM (65K) 3.0-4.8 -> 2.05 ms; OpenMP's barrier, about 0.26 us a
+// step, was still in use then (the time loops now meet at their own, fused.h
+// StepBarrier). The AVX2 and generic targets use twice this (fused.h, loop_threads, with
+// the Zen 3 measurements behind it). With the cheaper barrier 2 threads paid on this Zen 4
+// from about 8K FMAs a step in quiet runs (B=1, I=H=48..96: 0.6-0.9x the one-thread time),
+// but lost badly (2-3x slower) in runs where the second vCPU was busy, so it stays here.
 std::atomic<long long> g_parallel_min_work{1LL << 14};
 std::atomic<int> g_projection_mode{0};
 }  // namespace

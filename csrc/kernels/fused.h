@@ -377,7 +377,7 @@ inline void tile_rows(int64_t M, int64_t K, const T* panel, RowPtr&& row, Epi&& 
         if (rows == MR) tile<T, MR, NV, PF>(kl, a, p, e, cin, cout);
         else tile_partial<T, MR - 1, NV, PF>(rows, kl, a, p, e, cin, cout);
       };
-      // The first tile over this slice brings it in.
+      // The first tile over this slice brings it in (tiny tiles leave it to the hardware).
       if (i0 == 0) run(std::true_type{});
       else run(std::false_type{});
     }
@@ -420,7 +420,7 @@ inline void tile_rows_split(int64_t M, int64_t K1, int64_t K2, const T* panel, R
       if (rows == MR) tile<T, MR, NV, PF>(K2, a2, panel2, e, part, nullptr);
       else tile_partial<T, MR - 1, NV, PF>(rows, K2, a2, panel2, e, part, nullptr);
     };
-    if (i0 == 0) run(std::true_type{});  // the first tile over the panel brings it in
+    if (i0 == 0) run(std::true_type{});  // the first tile over the panel brings it in (tile)
     else run(std::false_type{});
   }
 }
@@ -531,8 +531,8 @@ inline int64_t projection_room(const SeqDims& d, int64_t G) {
 // for every row b: bias holds the block's NV bias vectors (gate g, vector v at
 // (g * S + v) * Wv, 0 past H), hp / hn are row b's old h and the row its new h goes to
 // (the block's units at u * S * Wv). An ended row's update must copy hp to hn. One barrier
-// (bar, the team's) per step; after the last, the thread copies its units of the last h to hlast (B x H,
-// which may be h0). With SplitV >= 0 the tile keeps that vector's sums over x_t apart
+// (bar, the team's) per step; after the last, the thread copies its units of the last h
+// to hlast (B x H, which may be h0). With SplitV >= 0 the tile keeps that vector's sums over x_t apart
 // (tile_rows_split): acc[SplitV] then holds the sums over h only, and update gets an
 // eighth argument, the row's sums over x_t of vector SplitV (GRU's n gate).
 template <typename T, int MR, int NV, int SplitV = -1, typename Update>
@@ -634,13 +634,17 @@ void project_inputs(const SeqDims& d, int64_t s0, int64_t n, const T* x, const T
   }
 }
 
-// A one-row step tile (1 x NV over the recurrent panel, K = Kh, as tile<T, 1, NV>) that
-// carries a rider: R rows of input projection (R x NV over a W_ih panel, K = Kr) computed
-// in the same loop, `per` = Kh / Kr recurrent k to each rider k. Alone, a one-row step
-// streams its panel from L2 at about half the FMA rate (4 FMAs per 256 bytes of weights)
-// and the FMA units idle; the rider's FMAs fill them, where a separate projection GEMM
-// costs its full time. epi(0, acc) gets the step's sums first (the next step waits on
-// them), then repi(r, racc) each rider row's. Registers: NV + R * NV + NV + 2.
+// A one-row step tile (1 x NV over the recurrent panel, K = Kh) that carries a rider: R
+// rows of input projection (R x NV over a W_ih panel, K = Kr) computed in the same loop,
+// `per` = Kh / Kr recurrent k to each rider k. Alone, a one-row step streams its panel
+// from L2 at about half the FMA rate (NV FMAs per NV * 64 bytes of weights) and the FMA
+// units idle; the rider's FMAs fill them, where a separate projection GEMM costs its full
+// time. epi(0, acc) gets the step's sums first (the next step waits on them), then
+// repi(r, racc) each rider row's. Registers: NV + R * NV + NV + 2. The step's sums run in
+// one chain over k, where tile<T, 1, NV> splits even and odd k: the results differ from
+// tile's in the last bits (both are within the reference tolerances). With the split
+// here too, the same bits, LSTM's rider tile ran out of registers and lost the gain (LSTM
+// (d) 1.01-1.11 against 0.93).
 template <typename T, int NV, int R, typename Epi, typename RiderEpi>
 inline void rider_tile(int64_t Kh, const T* h, const T* panel, Epi&& epi, int64_t Kr,
                        const T* const* xr, const T* rpanel, RiderEpi&& repi) {
@@ -673,12 +677,15 @@ inline void rider_tile(int64_t Kh, const T* h, const T* panel, Epi&& epi, int64_
   for (int r = 0; r < R; ++r) repi(r, static_cast<const V*>(racc[r]));
 }
 
-// Rows of projection a one-row step tile carries (rider_tile), or 0 for none: only with
-// 32 vector registers (AVX-512), where even LSTM's (NV = 4) 26 fit.
-template <int NV>
+// Rows of projection a one-row step tile carries (rider_tile), or 0 for none: only for
+// float with 32 vector registers (AVX-512), where even LSTM's (NV = 4) 26 fit. (double
+// runs on portable lane arrays: float64 need not be fast.)
+template <typename T, int NV>
 constexpr int rider_rows() {
   constexpr int R = 4;
-  return kVecRegisters >= 32 && (R + 2) * NV + 2 <= kVecRegisters ? R : 0;
+  return std::is_same<T, float>::value && kVecRegisters >= 32 && (R + 2) * NV + 2 <= kVecRegisters
+             ? R
+             : 0;
 }
 
 // The other time loop of RNN and LSTM forwards (fuse_projection false), with fused_steps'
@@ -686,17 +693,21 @@ constexpr int rider_rows() {
 // projections of a chunk of steps (project_inputs, into xp) and then runs those steps,
 // the register tile over h only; update gets the row's projection + bias as `bias`, and
 // hp / hn in hbuf's two (B, H) halves. One barrier (bar, shared by the team of q) per
-// step; hbuf + (steps % 2) * B * H ends up holding the last h.
+// step; hbuf + (steps % 2) * B * H ends up holding the last h. nt is the thread count the
+// loop asked for (loop_threads): one row with nt == 1 (float, AVX-512) computes each
+// chunk's projection inside the previous chunk's steps instead (rider_tile). It is nt,
+// not the team's q, that decides, so that a call inside an application's parallel region
+// (a team of one) gives the same bits as outside it.
 template <typename T, int MR, int NV, typename Update>
 void chunked_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, const T* bias,
-                   int64_t G, int S, int q, StepBarrier& bar, int64_t u0, int64_t u1, T* wih,
-                   T* whh, T* xp, T* hbuf, Update&& update) {
+                   int64_t G, int S, int nt, int q, StepBarrier& bar, int64_t u0, int64_t u1,
+                   T* wih, T* whh, T* xp, T* hbuf, Update&& update) {
   const int64_t B = d.B, H = d.H, I = d.I, steps = max_length(d);
   const int64_t bw = int64_t(S) * Vec<T>::W, ldx = ceil_div(H, bw) * G * bw;
   const int64_t chunk = projection_chunk(B, I, steps);
   pack_gate_rows(W_ih, I, G, H, I, S, u0, u1, wih);
   pack_gate_rows(W_hh, H, G, H, H, S, u0, u1, whh);
-  constexpr int R = rider_rows<NV>();
+  constexpr int R = rider_rows<T, NV>();
   if constexpr (R > 0) {
     // One row (B = 1): each step's tiles are bound by L2 bandwidth, so they carry the next
     // chunk's projection along (rider_tile), R rows of one block at a time, spread evenly
@@ -709,7 +720,7 @@ void chunked_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, c
     // One thread only: at 2, with the step's blocks split between them and a barrier per
     // step, riders were mixed (LSTM (d) 0.96-0.97, RNN (d) 1.06-1.11, LSTM 1x1000x64x64
     // 1.07); at 1 they won on every shape tried (0.93-0.97, H = 64 to 256).
-    if (B == 1 && q == 1 && steps > chunk) {
+    if (B == 1 && nt == 1 && steps > chunk) {
       using V = typename Vec<T>::V;
       const int64_t nb = u1 - u0, per = I * G * bw;
       T* const xq[2] = {xp, xp + chunk * ldx};

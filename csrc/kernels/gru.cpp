@@ -170,8 +170,8 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
             });
           }
         }
-        if (!reset_after) bar.wait(q);
         if (!reset_after) {
+          bar.wait(q);
           // n = tanh(W_in x + b_in + W_hn (r * h) + b_hn): needs all of r * h.
           for (int64_t u = u0; u < u1; ++u) {
             const int64_t j = u * Wv;

@@ -95,8 +95,8 @@ static void lstm_loop(const SeqDims& d, const CellWeights<T>& w, const T* bias, 
       fused_steps<T, kMR, G>(d, x, w.W_ih, w.W_hh, bias, G, 1, p, q, bar, u0, u1, wih, xp, hbuf,
                              hbuf + (steps % 2) * B * H, update);
     else
-      chunked_steps<T, kMR, G>(d, x, w.W_ih, w.W_hh, bias, G, 1, q, bar, u0, u1, wih, whh, xp,
-                               hbuf, update);
+      chunked_steps<T, kMR, G>(d, x, w.W_ih, w.W_hh, bias, G, 1, nt, q, bar, u0, u1, wih, whh,
+                               xp, hbuf, update);
   }
 }
 

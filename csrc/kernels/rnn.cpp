@@ -85,8 +85,8 @@ static void rnn_loop(const SeqDims& d, Activation act, const CellWeights<T>& w, 
       fused_steps<T, kRows, 2>(d, x, w.W_ih, w.W_hh, bias, 1, 2, p, q, bar, u0, u1, wih, xp, hbuf,
                                hbuf + (steps % 2) * B * H, update);
     else
-      chunked_steps<T, kRows, 2>(d, x, w.W_ih, w.W_hh, bias, 1, 2, q, bar, u0, u1, wih, whh, xp,
-                                 hbuf, update);
+      chunked_steps<T, kRows, 2>(d, x, w.W_ih, w.W_hh, bias, 1, 2, nt, q, bar, u0, u1, wih, whh,
+                                 xp, hbuf, update);
   }
 }
 

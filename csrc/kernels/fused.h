@@ -13,7 +13,10 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 #include <thread>
 #include <type_traits>
 #ifdef _OPENMP
@@ -21,6 +24,11 @@
 #endif
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
 #include <immintrin.h>
+#endif
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 #include "common.h"
@@ -120,7 +128,9 @@ inline int team_size() {
 // generation count that the others spin on: its release store and their acquire loads
 // order each thread's writes of the step (h, gate gradients) before every thread's reads
 // of the next. A thread that waits long (a preempted peer: an oversubscribed machine)
-// stops spinning after ~16K pauses (a few hundred us) and yields its core while it waits.
+// stops spinning after 16K pauses (50 us to 1 ms, by CPU) and sleeps (Linux: a futex on
+// the generation, woken by the last to arrive only when someone sleeps; elsewhere it
+// yields). With OMP_WAIT_POLICY=passive it sleeps at once.
 // libgomp's `omp barrier` makes a futex system call (FUTEX_WAKE) at every barrier, even
 // in a team of one and when no thread sleeps: 0.24 us per barrier at 1 thread and 0.26 at
 // 2 (Zen 4 guest, 200K barriers in a loop), against 3.6 us for a whole step of LSTM (d)
@@ -133,21 +143,36 @@ class StepBarrier {
     const unsigned gen = generation_.load(std::memory_order_relaxed);
     if (arrived_.fetch_add(1, std::memory_order_acq_rel) == q - 1) {
       arrived_.store(0, std::memory_order_relaxed);  // before the others can arrive again
-      generation_.store(gen + 1, std::memory_order_release);
+      // seq_cst with the sleepers count: either a sleeper sees the new generation before
+      // it sleeps, or this sees the sleeper and wakes it.
+      generation_.store(gen + 1, std::memory_order_seq_cst);
+      if (sleepers_.load(std::memory_order_seq_cst) > 0) wake();
       return;
     }
-    for (int spins = 0; generation_.load(std::memory_order_acquire) == gen;) {
-      if (spins < kSpins) {
-        ++spins;
+    const int spin = passive() ? 0 : kSpins;
+    for (int n = 0; generation_.load(std::memory_order_acquire) == gen; ++n) {
+      if (n < spin) {
         pause();
-      } else {
-        std::this_thread::yield();
+        continue;
       }
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      sleep(gen);  // returns at once if the generation has moved on
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
 
  private:
   static constexpr int kSpins = 1 << 14;
+  static bool passive() {  // OMP_WAIT_POLICY=passive (any case), read once
+    static const bool p = [] {
+      const char* v = std::getenv("OMP_WAIT_POLICY");
+      if (!v) return false;
+      std::string s(v);
+      for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return s == "passive";
+    }();
+    return p;
+  }
   static void pause() {
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
     _mm_pause();
@@ -155,8 +180,22 @@ class StepBarrier {
     __asm__ __volatile__("yield");
 #endif
   }
+#if defined(__linux__)
+  // std::atomic<unsigned> is a plain 32-bit word here (static_assert below).
+  int* word() { return reinterpret_cast<int*>(&generation_); }
+  void sleep(unsigned gen) {
+    syscall(SYS_futex, word(), FUTEX_WAIT_PRIVATE, static_cast<int>(gen), nullptr, nullptr, 0);
+  }
+  void wake() { syscall(SYS_futex, word(), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0); }
+#else
+  void sleep(unsigned) { std::this_thread::yield(); }
+  void wake() {}
+#endif
   alignas(64) std::atomic<int> arrived_{0};
   alignas(64) std::atomic<unsigned> generation_{0};
+  std::atomic<int> sleepers_{0};
+  static_assert(sizeof(std::atomic<unsigned>) == 4 && std::atomic<unsigned>::is_always_lock_free,
+                "the futex needs a plain 32-bit generation word");
 };
 
 // Pack the rows of W (rows g*H + unit, K columns) of unit blocks [u0, u1) for G gates:

@@ -125,12 +125,14 @@ inline int team_size() {
 // The barrier a time loop's team meets at every step. Each call's team makes its own
 // (declared before the parallel region) and every thread calls wait(q) with the team's
 // size q. A team of one returns at once. Otherwise the last thread to arrive advances a
-// generation count that the others spin on: its release store and their acquire loads
-// order each thread's writes of the step (h, gate gradients) before every thread's reads
-// of the next. A thread that waits long (a preempted peer: an oversubscribed machine)
-// stops spinning after 16K pauses (50 us to 1 ms, by CPU) and sleeps (Linux: a futex on
-// the generation, woken by the last to arrive only when someone sleeps; elsewhere it
-// yields). With OMP_WAIT_POLICY=passive it sleeps at once.
+// generation count that the others spin on: its store (seq_cst, for the sleepers below;
+// release is what the data needs) and their acquire loads order each thread's writes of
+// the step (h, gate gradients) before every thread's reads of the next. A thread that
+// waits long (a preempted peer: an oversubscribed machine) stops spinning after 16K
+// pauses (50 us to 1 ms on x86, less where the pause is cheaper) and sleeps: on Linux on
+// a futex on the generation, woken by the last to arrive only when someone sleeps;
+// elsewhere it only yields, in a loop. With OMP_WAIT_POLICY=passive (exactly that word,
+// any case) it does not spin.
 // libgomp's `omp barrier` makes a futex system call (FUTEX_WAKE) at every barrier, even
 // in a team of one and when no thread sleeps: 0.24 us per barrier at 1 thread and 0.26 at
 // 2 (Zen 4 guest, 200K barriers in a loop), against 3.6 us for a whole step of LSTM (d)

@@ -573,9 +573,9 @@ inline int64_t projection_room(const SeqDims& d, int64_t G) {
 // (g * S + v) * Wv, 0 past H), hp / hn are row b's old h and the row its new h goes to
 // (the block's units at u * S * Wv). An ended row's update must copy hp to hn. One barrier
 // (bar, the team's) per step; after the last, the thread copies its units of the last h
-// to hlast (B x H, which may be h0). With SplitV >= 0 the tile keeps that vector's sums over x_t apart
-// (tile_rows_split): acc[SplitV] then holds the sums over h only, and update gets an
-// eighth argument, the row's sums over x_t of vector SplitV (GRU's n gate).
+// to hlast (B x H, which may be h0). With SplitV >= 0 the tile keeps that vector's sums
+// over x_t apart (tile_rows_split): acc[SplitV] then holds the sums over h only, and
+// update gets an eighth argument, the row's sums over x_t of vector SplitV (GRU's n gate).
 template <typename T, int MR, int NV, int SplitV = -1, typename Update>
 void fused_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, const T* bias,
                  int64_t G, int S, int p, int q, StepBarrier& bar, int64_t u0, int64_t u1,
@@ -634,6 +634,13 @@ void fused_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, con
   for (int64_t b = 0; b < B; ++b) std::copy(last + b * ld + j0, last + b * ld + j1, hlast + b * H + j0);
 }
 
+// Row b's input at step s (x[t(b, s)]; an ended row reads row 0's, whose result it drops).
+template <typename T>
+inline const T* input_row(const SeqDims& d, const T* x, int64_t s, int64_t b) {
+  const int64_t t = step_time(d, b, s);
+  return x + ((t < 0 ? 0 : t) * d.B + b) * d.I;
+}
+
 // One row's projection sums acc of block u (G gates x S vectors) plus bias, to o (the
 // block's G * S vectors of an xp row; 0 past H).
 template <typename T>
@@ -662,11 +669,7 @@ void project_inputs(const SeqDims& d, int64_t s0, int64_t n, const T* x, const T
   constexpr int Wv = VT::W;
   const int64_t bw = int64_t(S) * Wv, per = d.I * G * bw, ldx = ceil_div(d.H, bw) * G * bw;
   const int64_t rows = n * d.B;
-  auto row_ptr = [&](int64_t i) {
-    const int64_t s = s0 + i / d.B, b = i % d.B;
-    const int64_t t = step_time(d, b, s);
-    return x + ((t < 0 ? 0 : t) * d.B + b) * d.I;
-  };
+  auto row_ptr = [&](int64_t i) { return input_row(d, x, s0 + i / d.B, i % d.B); };
   for (int64_t u = u0; u < u1; ++u) {
     tile_rows<T, MR, NV>(rows, d.I, panels + u * per, row_ptr,
                          [&](int64_t i, const typename VT::V* acc) {
@@ -765,7 +768,6 @@ void chunked_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, c
       using V = typename Vec<T>::V;
       const int64_t nb = u1 - u0, per = I * G * bw;
       T* const xq[2] = {xp, xp + chunk * ldx};
-      auto xrow = [&](int64_t s) { return x + std::max<int64_t>(0, step_time(d, 0, s)) * I; };
       project_inputs<T, MR, NV>(d, 0, chunk, x, wih, bias, G, S, u0, u1, xq[0]);
       for (int64_t s0 = 0, c = 0; s0 < steps; s0 += chunk, ++c) {
         const int64_t n = std::min(chunk, steps - s0), s1 = s0 + n;
@@ -785,7 +787,7 @@ void chunked_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, c
             if (job < jobs && (s - s0) * nb + (u - u0) == at) {
               const int64_t ur = u0 + job % nb, i0 = job / nb * R;
               const T* xr[R];
-              for (int r = 0; r < R; ++r) xr[r] = xrow(s1 + std::min(i0 + r, nn - 1));
+              for (int r = 0; r < R; ++r) xr[r] = input_row(d, x, s1 + std::min(i0 + r, nn - 1), 0);
               rider_tile<T, NV, R>(H, hp, panel, epi, I, xr, wih + ur * per,
                                    [&](int r, const V* acc) {
                                      if (i0 + r < nn)

@@ -2,6 +2,7 @@
 a tiny end-to-end benchmark run whose table, JSON and result checks are verified."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -391,3 +392,77 @@ def test_peak_probe_without_threadpoolctl_leaves_numpy_out_of_best(monkeypatch):
     # At every usable CPU numpy's default is the requested count: it counts again.
     peaks = bench.measure_gemm_peak("float32", 32, ["pyrnn"], 2, repeats=1)
     assert peaks["best"] == max(peaks["pyrnn gemm"], peaks["numpy matmul"])
+
+
+def _timed_call_order(monkeypatch, *extra):
+    """The frameworks' timed calls, in order, of a one-case run against the reference
+    (every sample is one call: a 1 ns sample time)."""
+    log = []
+    prepare = bench.PyrnnFramework.prepare
+
+    def logged(self, p):
+        prep = prepare(self, p)
+        inner = prep.call
+
+        def call():
+            log.append(self.name)
+            return inner()
+        return dataclasses.replace(prep, call=call)
+
+    monkeypatch.setattr(bench.PyrnnFramework, "prepare", logged)
+    monkeypatch.setattr(bench.time, "sleep", lambda s: log.append("pause"))
+    args = ["bench", *TINY, "--cells", "rnn", "--modes", "inference", "--compare",
+            "reference", "--repeats", "3", "--min-sample-time", "1e-9", *extra]
+    assert cli.main(args) == 0
+    # from the first timed call to the last (the peak probes and result() calls pause too)
+    first = min(log.index(name) for name in ("pyrnn", "reference"))
+    last = max(i for i, name in enumerate(log) if name != "pause")
+    return log[first:last + 1]
+
+
+def test_frameworks_take_their_samples_in_turn(monkeypatch, capsys):
+    # Round robin, each round beginning with the next framework: a disturbance of the
+    # machine falls on both frameworks' samples alike.
+    assert _timed_call_order(monkeypatch) == ["pyrnn", "reference", "reference", "pyrnn",
+                                              "pyrnn", "reference"]
+    assert "the frameworks' samples taken in turn" in capsys.readouterr().out
+
+
+def test_a_sample_after_another_frameworks_waits_at_two_threads(monkeypatch, capsys):
+    # The previous runtime's worker threads may still spin on the second core.
+    order = _timed_call_order(monkeypatch, "--threads", "2")
+    assert order == ["pyrnn", "pause", "reference", "reference", "pause", "pyrnn", "pyrnn",
+                     "pause", "reference"]
+
+
+def test_sequential_takes_each_frameworks_samples_in_a_row(monkeypatch, capsys):
+    order = _timed_call_order(monkeypatch, "--sequential", "--warmup", "2")
+    # one more warm-up call each (the checked result() call is the first, after a pause)
+    assert order == ["pyrnn"] * 4 + ["pause"] + ["reference"] * 4
+    assert "each framework's samples in a row" in capsys.readouterr().out
+    parser = cli.build_parser(cli.discover_commands(), load="bench")
+    settings = bench.settings_from_args(parser.parse_args(["bench", "--sequential"]))
+    assert not settings.interleave and bench.command_line(settings).endswith(" --sequential")
+    assert bench.settings_from_args(parser.parse_args(["bench"])).interleave
+
+
+def test_sampler_keeps_its_budget():
+    # timed(n) reports n * 0.1 s. The estimate decides the sample count up front; a wrong
+    # (too small) estimate is caught while sampling: no sample starts past the budget.
+    def fake(n):
+        return 0.1 * n
+    s = bench.Sampler(lambda: None, repeats=7, warmup=0, min_sample_s=1e-9, estimate=0.1,
+                      budget_s=0.25, timed=fake)
+    assert (s.samples, s.calls_per_sample) == (2, 1)
+    s = bench.Sampler(lambda: None, repeats=7, warmup=0, min_sample_s=1e-9, estimate=0.01,
+                      budget_s=0.25, timed=fake)
+    assert s.samples == 7
+    while not s.done:
+        s.sample()
+    assert s.times == [0.1, 0.1] and s.spent == pytest.approx(0.2)
+    # without a budget every sample is taken; warm-up calls are timed(1) and counted
+    s = bench.Sampler(lambda: None, repeats=3, warmup=2, min_sample_s=0.35, timed=fake)
+    assert (s.warmup_calls, s.calls_per_sample) == (2, 4)
+    while not s.done:
+        s.sample()
+    assert s.timing().times == pytest.approx([0.1] * 3)

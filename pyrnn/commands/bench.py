@@ -723,61 +723,104 @@ class Timing:
         return float((q3 - q1) / self.median) if self.median > 0 else 0.0
 
 
-def time_calls(call: Callable[[], Any], *, repeats: int, warmup: int, min_sample_s: float,
-               context: Callable[[], ContextManager] = contextlib.nullcontext,
-               estimate: Optional[float] = None, budget_s: Optional[float] = None,
-               timed: Optional[Callable[[int], float]] = None) -> Timing:
-    """Warm up, then time `repeats` samples of call().
+class Sampler:
+    """One framework's timed samples of one case, taken one at a time so that several
+    frameworks' samples can be taken in turn (see run_case).
 
-    `estimate` is the time of one call if already known (from a call made before this);
-    without it and without warm-up, one extra call measures it. Fast calls are repeated
-    inside a sample until it lasts min_sample_s (the timer and loop overhead then don't
-    matter). With budget_s, fewer samples (at least one) are taken so that the timing
-    stays within it, judged before and while sampling. The garbage collector is paused while timing, for every framework.
-    With `timed` (see Prepared), every call is made and timed by timed(n) instead: warm-up
-    calls are timed(1), a sample is timed(n) / n.
+    Construction warms up: `warmup` calls, or one call when neither warm-up nor `estimate`
+    (the time of one call, when already known from a call made before) is given. Fast
+    calls are repeated inside a sample until it lasts min_sample_s (the timer and loop
+    overhead then don't matter). With budget_s, fewer samples (at least one) are taken so
+    that the timing stays within it, judged before and while sampling. With `timed` (see
+    Prepared), every call is made and timed by timed(n) instead: warm-up calls are
+    timed(1), a sample is timed(n) / n. The caller pauses the garbage collector around
+    sample() (pause_gc).
     """
-    def timed_call() -> float:
-        if timed is not None:
-            return timed(1)
+
+    def __init__(self, call: Callable[[], Any], *, repeats: int, warmup: int,
+                 min_sample_s: float,
+                 context: Callable[[], ContextManager] = contextlib.nullcontext,
+                 estimate: Optional[float] = None, budget_s: Optional[float] = None,
+                 timed: Optional[Callable[[int], float]] = None) -> None:
+        self._call, self._context, self._timed, self._budget = call, context, timed, budget_s
+        self.times: List[float] = []
+        self._spent = 0.0
+        self._last = 0.0
+        with context():
+            self.warmup_calls = 0
+            for _ in range(warmup):
+                estimate = self._one_call()
+                self.warmup_calls += 1
+            if estimate is None:
+                estimate = self._one_call()
+                self.warmup_calls += 1
+        self.calls_per_sample = int(min(100_000, max(1, math.ceil(
+            min_sample_s / max(estimate, 1e-7)))))
+        self.samples = repeats
+        if budget_s is not None:
+            self.samples = max(1, min(repeats, int(budget_s // (estimate *
+                                                                self.calls_per_sample))))
+
+    def _one_call(self) -> float:
+        if self._timed is not None:
+            return self._timed(1)
         t0 = time.perf_counter()
-        call()
+        self._call()
         return time.perf_counter() - t0
 
-    with context():
-        warmups = 0
-        for _ in range(warmup):
-            estimate = timed_call()
-            warmups += 1
-        if estimate is None:
-            estimate = timed_call()
-            warmups += 1
-        n = int(min(100_000, max(1, math.ceil(min_sample_s / max(estimate, 1e-7)))))
-        samples = repeats
-        if budget_s is not None:
-            samples = max(1, min(repeats, int(budget_s // (estimate * n))))
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        times: List[float] = []
-        spent = 0.0
-        try:
-            for _ in range(samples):
-                if timed is not None:
-                    dt = timed(n)
-                else:
-                    t0 = time.perf_counter()
-                    for _ in range(n):
-                        call()
-                    dt = time.perf_counter() - t0
-                times.append(dt / n)
-                spent += dt
-                # The estimate can be wrong on a disturbed machine: keep the budget anyway.
-                if budget_s is not None and spent + dt > budget_s:
-                    break
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-    return Timing(times, n, warmups)
+    @property
+    def done(self) -> bool:
+        """All samples taken, or the next one would overrun the budget. (The estimate can
+        be wrong on a disturbed machine: the budget holds anyway.)"""
+        if len(self.times) >= self.samples:
+            return True
+        return (self._budget is not None and bool(self.times)
+                and self._spent + self._last > self._budget)
+
+    def sample(self) -> None:
+        """Take one sample of calls_per_sample calls."""
+        n = self.calls_per_sample
+        with self._context():
+            if self._timed is not None:
+                dt = self._timed(n)
+            else:
+                call = self._call
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    call()
+                dt = time.perf_counter() - t0
+        self.times.append(dt / n)
+        self._spent += dt
+        self._last = dt
+
+    @property
+    def spent(self) -> float:
+        """Seconds of timed samples so far."""
+        return self._spent
+
+    def timing(self) -> Timing:
+        return Timing(self.times, self.calls_per_sample, self.warmup_calls)
+
+
+@contextlib.contextmanager
+def pause_gc():
+    """The garbage collector paused while timing, for every framework alike."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def time_calls(call: Callable[[], Any], **kw: Any) -> Timing:
+    """Warm up, then time all samples of call() in a row (Sampler's arguments)."""
+    s = Sampler(call, **kw)
+    with pause_gc():
+        while not s.done:
+            s.sample()
+    return s.timing()
 
 
 def measure_gemm_peak(dtype: str, n: int, frameworks: Sequence[str], threads: int,
@@ -879,6 +922,7 @@ class Settings:
     seed: int
     quick: bool
     quiet: bool
+    interleave: bool = True  # the frameworks' samples taken in turn (see run_case)
 
 
 def _log(settings: Settings, msg: str) -> None:
@@ -922,28 +966,51 @@ def _timed_result(prep: Prepared, mode: str, cool_down: bool = True
 
 def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
              settings: Settings) -> List[Row]:
-    """All selected frameworks on one problem: pyrnn first (the anchor), then the others.
+    """All selected frameworks on one problem, pyrnn (the anchor) first.
 
-    Per framework: a cool-down, one result() call (checked, and the first warm-up),
-    warmup - 1 more warm-up calls, then the timed samples.
+    Per framework, one after another: prepare, a cool-down, one result() call (checked,
+    and the first warm-up), warmup - 1 more warm-up calls. Then the timed samples, in
+    rounds (settings.interleave): each round takes one sample of every framework that has
+    samples left, beginning with the next framework each round. A disturbance of the
+    machine (a busy neighbour, a frequency change) then falls on every framework's samples
+    alike instead of on one framework's, and the ratios stay honest. With more than one
+    thread, a cool-down precedes every sample that follows another framework's. Without
+    interleave,
+    each framework takes its samples as soon as it is warmed up, and its buffers are freed
+    before the next framework is prepared.
     """
     anchor = _row(p, threads, "pyrnn")
     rows: List[Row] = [anchor]
+    waiting: List[Tuple[Row, Sampler, Prepared]] = []  # warmed up, samples to take
+    setup_s: Dict[str, float] = {}
+
+    def warm_up(row: Row, prep: Prepared, est: float, budget: Optional[float]) -> None:
+        s = Sampler(prep.call, repeats=settings.repeats, warmup=max(0, settings.warmup - 1),
+                    min_sample_s=settings.min_sample_s, context=prep.context, estimate=est,
+                    budget_s=budget, timed=prep.timed)
+        if settings.interleave:
+            waiting.append((row, s, prep))
+        else:
+            with pause_gc():
+                while not s.done:
+                    s.sample()
+            finish(row, s)
+
+    def finish(row: Row, s: Sampler) -> None:
+        _fill_timing(row, s.timing())
+        row.wall_s = setup_s[row.framework] + s.spent
+
     pyrnn_fw = fws["pyrnn"]
     started = time.perf_counter()
     try:
         prep = pyrnn_fw.prepare(p)
         expected, est = _timed_result(prep, p.mode)
-        timing = time_calls(prep.call, repeats=settings.repeats,
-                            warmup=max(0, settings.warmup - 1),
-                            min_sample_s=settings.min_sample_s, context=prep.context,
-                            estimate=est, budget_s=settings.max_time_s, timed=prep.timed)
+        setup_s["pyrnn"] = time.perf_counter() - started
+        warm_up(anchor, prep, est, settings.max_time_s)
         del prep
     except Exception as e:  # noqa: BLE001 - report it; without an anchor the case ends
         anchor.status, anchor.note = "error", f"{type(e).__name__}: {e}"
         return rows
-    _fill_timing(anchor, timing)
-    anchor.wall_s = time.perf_counter() - started
 
     # The reference, first on the proxy (the first PROXY_STEPS steps): that checks pyrnn
     # cheaply and estimates what the full run would cost.
@@ -978,20 +1045,38 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
                 anchor.check = _check(expected, res, p.dtype, p.mode, "reference", "full")
                 left = max(settings.reference_cap_s - est, est)
                 budget = left if budget is None else min(budget, left)
-            timing = time_calls(prep.call, repeats=settings.repeats,
-                                warmup=max(0, settings.warmup - 1),
-                                min_sample_s=settings.min_sample_s, context=prep.context,
-                                estimate=est, budget_s=budget, timed=prep.timed)
+            setup_s[name] = time.perf_counter() - started
+            warm_up(row, prep, est, budget)
             del prep
         except Unsupported as e:
             row.status, row.note = "skipped", str(e)
-            continue
         except Exception as e:  # noqa: BLE001 - one framework failing must not end the run
             row.status, row.note = "error", f"{type(e).__name__}: {e}"
-            continue
-        _fill_timing(row, timing)
-        row.speedup = row.median_s / anchor.median_s
-        row.wall_s = time.perf_counter() - started
+
+    with pause_gc():
+        turn, last = 0, None
+        while waiting:
+            k = turn % len(waiting)
+            for row, s, prep in waiting[k:] + waiting[:k]:
+                if threads > 1 and last is not s:
+                    time.sleep(COOL_DOWN_S)  # the last framework's workers stop spinning
+                last = s
+                try:
+                    s.sample()
+                except Exception as e:  # noqa: BLE001 - as above
+                    row.status, row.note = "error", f"{type(e).__name__}: {e}"
+            left = []
+            for row, s, prep in waiting:
+                if row.status == "ok" and s.done:
+                    finish(row, s)
+                elif row.status == "ok":
+                    left.append((row, s, prep))
+            waiting[:] = left
+            turn += 1
+    if anchor.median_s:
+        for row in rows[1:]:
+            if row.median_s:
+                row.speedup = row.median_s / anchor.median_s
     return rows
 
 
@@ -1117,6 +1202,8 @@ def command_line(settings: Settings) -> str:
               "--peak-size", str(settings.peak_size)]
     if settings.seed:
         parts += ["--seed", str(settings.seed)]
+    if not settings.interleave:
+        parts.append("--sequential")
     return " ".join(parts)
 
 
@@ -1211,8 +1298,11 @@ def format_report(report: Dict[str, Any]) -> str:
                                           report["thread_control"].items()) + ")")
     cap = f"; at most {st['max_time_s']:g} s of samples per framework and case" \
         if st["max_time_s"] else ""
+    order = ("the frameworks' samples taken in turn" if st.get("interleave", True)
+             else "each framework's samples in a row")
     lines.append(f"timing: median of {st['repeats']} samples after {st['warmup']} warm-up "
-                 f"call(s){cap}; reference capped at {st['reference_cap_s']:g} s per case")
+                 f"call(s), {order}{cap}; reference capped at {st['reference_cap_s']:g} s "
+                 "per case")
     if report["load_before"] is not None:
         lines.append(f"load average before: {' '.join(map(str, report['load_before']))}")
         warn = _load_warning(report["load_before"], m["usable_cpus"])
@@ -1465,6 +1555,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=_non_negative_int, default=None,
                    help="untimed warm-up calls before timing; the first is the call whose "
                         "result is checked (default 2; 1 with --quick)")
+    p.add_argument("--sequential", action="store_true",
+                   help="take each framework's samples in a row, right after its warm-up, "
+                        "instead of in turn with the other frameworks' (the default, which "
+                        "spreads a disturbance of the machine over every framework alike)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="float32 (the fast path, default) or float64")
     p.add_argument("--reference-cap", type=_positive(float, "number of seconds"), default=None,
@@ -1512,7 +1606,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         peak_size=pick(args.peak_size, 2048, 1024),
         reference_cap_s=pick(args.reference_cap, 10.0, 1.0),
         max_time_s=pick(args.max_time, None, 2.0), dtype=args.dtype,
-        seed=args.seed, quick=quick, quiet=bool(args.quiet))
+        seed=args.seed, quick=quick, quiet=bool(args.quiet),
+        interleave=not args.sequential)
 
 
 def _writable(path: Optional[str]) -> Optional[str]:

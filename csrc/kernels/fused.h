@@ -732,7 +732,8 @@ constexpr int rider_rows() {
              : 0;
 }
 
-// The other time loop of RNN and LSTM forwards (fuse_projection false), with fused_steps'
+// The other time loop of RNN, LSTM and reset-after GRU forwards (fuse_projection false;
+// GRU's packed-weight steps and Cho's form have their own), with fused_steps'
 // update: the thread packs its blocks' W_ih into wih and W_hh into whh, computes the
 // projections of a chunk of steps (project_inputs, into xp) and then runs those steps,
 // the register tile over h only; update gets the row's projection + bias as `bias`, and
@@ -758,8 +759,8 @@ void chunked_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, c
     // over the chunk's steps and blocks; xp holds two chunks (projection_room), the one
     // being read and the next. Only the first chunk is projected ahead. Zen 4, AVX-512, 1
     // thread, bench_seq minimum of 3 alternating runs, projected ahead -> riders: shape (d)
-    // inference RNN 0.93, LSTM 0.92, training 0.97 / 0.96; 1x500x256x256 RNN 0.94, LSTM
-    // 0.97-0.99. Cutting each job along K into pieces that ride more tiles (every tile about
+    // inference RNN 0.93, LSTM 0.92, GRU 0.96, training 0.97 / 0.96 / 0.98; 1x500x256x256
+    // RNN 0.94, LSTM 0.97-0.99, GRU 0.96. Cutting each job along K into pieces that ride more tiles (every tile about
     // one row's worth) was slower: LSTM (d) 1.03 (4 pieces), 0.96 (2).
     // One thread only: at 2, with the step's blocks split between them and a barrier per
     // step, riders were mixed (LSTM (d) 0.96-0.97, RNN (d) 1.06-1.11, LSTM 1x1000x64x64

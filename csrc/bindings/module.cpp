@@ -899,8 +899,8 @@ PYBIND11_MODULE(_core, m) {
     else if (mode == "chunked") pyrnn::set_projection_mode(pyrnn::ProjectionMode::chunked);
     else throw py::value_error("mode: expected 'auto', 'fused' or 'chunked', got '" + mode + "'");
   }, arg("mode"),
-        "How RNN and LSTM forwards compute the input projection: 'auto' per shape, or one "
-        "path forced on every shape (tests check both).");
+        "How RNN, LSTM and reset-after GRU forwards compute the input projection: 'auto' per "
+        "shape, or one path forced on every shape (tests check both).");
   m.attr("has_openmp") = pyrnn::has_openmp();
   m.def("release_cached_buffers", [] { return pyrnn_bindings::BufferPool::instance().release_cached(); },
         "Free the large buffers kept for reuse; returns the bytes released.");

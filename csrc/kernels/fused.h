@@ -552,13 +552,17 @@ inline bool fuse_projection(const SeqDims& d, int64_t G, int MR) {
   return d.B >= MR && G * padded_units(d.H) * (d.I + d.H) <= (int64_t(2) << 20);
 }
 
+// Whether this target's one-row forwards may carry riders (rider_rows > 0 for some T).
+constexpr bool kRiders = kVecRegisters >= 32;
+
 // Room for a forward's projections or rows, whichever path it takes: a chunk of steps'
 // projections (G * Hp values per row; project_inputs), or fused_steps' two sets of B rows
 // [x_t | h], one per parity of the step. Both, so that the workspace does not depend on
 // projection_mode().
 inline int64_t projection_room(const SeqDims& d, int64_t G) {
   const int64_t chunk = projection_chunk(d.B, d.I, d.T);
-  const int64_t chunks = d.B == 1 ? 2 : 1;  // one row: the next chunk's too (chunked_steps)
+  // one row, where riders may run: the next chunk's too (chunked_steps)
+  const int64_t chunks = d.B == 1 && kRiders ? 2 : 1;
   return std::max(chunks * chunk * d.B * G * padded_units(d.H), 2 * d.B * tile_row_room(d.I + d.H));
 }
 
@@ -727,7 +731,7 @@ inline void rider_tile(int64_t Kh, const T* h, const T* panel, Epi&& epi, int64_
 template <typename T, int NV>
 constexpr int rider_rows() {
   constexpr int R = 4;
-  return std::is_same<T, float>::value && kVecRegisters >= 32 && (R + 2) * NV + 2 <= kVecRegisters
+  return std::is_same<T, float>::value && kRiders && (R + 2) * NV + 2 <= kVecRegisters
              ? R
              : 0;
 }
@@ -759,8 +763,9 @@ void chunked_steps(const SeqDims& d, const T* x, const T* W_ih, const T* W_hh, c
     // over the chunk's steps and blocks; xp holds two chunks (projection_room), the one
     // being read and the next. Only the first chunk is projected ahead. Zen 4, AVX-512, 1
     // thread, bench_seq minimum of 3 alternating runs, projected ahead -> riders: shape (d)
-    // inference RNN 0.93, LSTM 0.92, GRU 0.96, training 0.97 / 0.96 / 0.98; 1x500x256x256
-    // RNN 0.94, LSTM 0.97-0.99, GRU 0.96. Cutting each job along K into pieces that ride more tiles (every tile about
+    // inference RNN 0.93, LSTM 0.92, training 0.97 / 0.96; 1x500x256x256 RNN 0.94, LSTM
+    // 0.97-0.99. GRU (5 runs, against its own loop before): (d) 0.96 / 0.98, 1x500x256x256
+    // 0.96. Cutting each job along K into pieces that ride more tiles (every tile about
     // one row's worth) was slower: LSTM (d) 1.03 (4 pieces), 0.96 (2).
     // One thread only: at 2, with the step's blocks split between them and a barrier per
     // step, riders were mixed (LSTM (d) 0.96-0.97, RNN (d) 1.06-1.11, LSTM 1x1000x64x64

@@ -62,7 +62,8 @@ COMPARE = ("reference", "torch", "onnxruntime", "capi")
 STREAM_HIDDEN = (32, 128, 512)
 STREAM_STEPS = 16  # distinct input steps a streaming run cycles through
 PROXY_STEPS = 8    # steps of the proxy problem the reference checks when the full one is slow
-# Idle pause before each framework's warm-up: the previous runtime's worker threads
+# Idle pause before each framework's warm-up, and before a sample that follows another
+# framework's (run_case): the previous runtime's worker threads
 # (OpenBLAS, another OpenMP, onnxruntime's pool) spin-wait for a while after their last
 # task, and on a small machine that steals the cores the next framework is timed on.
 COOL_DOWN_S = 0.05
@@ -971,45 +972,48 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
     Per framework, one after another: prepare, a cool-down, one result() call (checked,
     and the first warm-up), warmup - 1 more warm-up calls. Then the timed samples, in
     rounds (settings.interleave): each round takes one sample of every framework that has
-    samples left, beginning with the next framework each round. A disturbance of the
-    machine (a busy neighbour, a frequency change) then falls on every framework's samples
-    alike instead of on one framework's, and the ratios stay honest. With more than one
-    thread, a cool-down precedes every sample that follows another framework's. Without
-    interleave,
-    each framework takes its samples as soon as it is warmed up, and its buffers are freed
-    before the next framework is prepared.
+    samples left, beginning with the next framework each round, and a cool-down precedes
+    every sample that follows another framework's. A disturbance of the machine (a busy
+    neighbour, a frequency change) then falls on every framework's samples alike instead
+    of on one framework's, and the ratios stay honest; every framework of the case stays
+    prepared (its layers, buffers, sessions) until the rounds end. Without interleave,
+    each framework takes its samples as soon as it is warmed up, and is freed before the
+    next one is prepared. If pyrnn fails, the case ends: there is nothing to compare with.
     """
     anchor = _row(p, threads, "pyrnn")
     rows: List[Row] = [anchor]
-    waiting: List[Tuple[Row, Sampler, Prepared]] = []  # warmed up, samples to take
-    setup_s: Dict[str, float] = {}
+    waiting: List[Tuple[Row, Sampler]] = []  # warmed up, samples to take
 
-    def warm_up(row: Row, prep: Prepared, est: float, budget: Optional[float]) -> None:
+    def fail(row: Row, e: Exception) -> None:
+        if isinstance(e, Unsupported):
+            row.status, row.note = "skipped", str(e)
+        else:
+            row.status, row.note = "error", f"{type(e).__name__}: {e}"
+
+    def warm_up(row: Row, prep: Prepared, est: float, budget: Optional[float],
+                started: float) -> None:
+        """Warm-up calls, then the samples (sequential) or a place in the rounds."""
         s = Sampler(prep.call, repeats=settings.repeats, warmup=max(0, settings.warmup - 1),
                     min_sample_s=settings.min_sample_s, context=prep.context, estimate=est,
                     budget_s=budget, timed=prep.timed)
         if settings.interleave:
-            waiting.append((row, s, prep))
+            waiting.append((row, s))
         else:
             with pause_gc():
                 while not s.done:
                     s.sample()
-            finish(row, s)
-
-    def finish(row: Row, s: Sampler) -> None:
-        _fill_timing(row, s.timing())
-        row.wall_s = setup_s[row.framework] + s.spent
+            _fill_timing(row, s.timing())
+        row.wall_s = time.perf_counter() - started  # the rounds add their share
 
     pyrnn_fw = fws["pyrnn"]
     started = time.perf_counter()
     try:
         prep = pyrnn_fw.prepare(p)
         expected, est = _timed_result(prep, p.mode)
-        setup_s["pyrnn"] = time.perf_counter() - started
-        warm_up(anchor, prep, est, settings.max_time_s)
+        warm_up(anchor, prep, est, settings.max_time_s, started)
         del prep
     except Exception as e:  # noqa: BLE001 - report it; without an anchor the case ends
-        anchor.status, anchor.note = "error", f"{type(e).__name__}: {e}"
+        fail(anchor, e)
         return rows
 
     # The reference, first on the proxy (the first PROXY_STEPS steps): that checks pyrnn
@@ -1045,33 +1049,37 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
                 anchor.check = _check(expected, res, p.dtype, p.mode, "reference", "full")
                 left = max(settings.reference_cap_s - est, est)
                 budget = left if budget is None else min(budget, left)
-            setup_s[name] = time.perf_counter() - started
-            warm_up(row, prep, est, budget)
+            warm_up(row, prep, est, budget, started)
             del prep
-        except Unsupported as e:
-            row.status, row.note = "skipped", str(e)
         except Exception as e:  # noqa: BLE001 - one framework failing must not end the run
-            row.status, row.note = "error", f"{type(e).__name__}: {e}"
+            fail(row, e)
 
     with pause_gc():
         turn, last = 0, None
         while waiting:
             k = turn % len(waiting)
-            for row, s, prep in waiting[k:] + waiting[:k]:
-                if threads > 1 and last is not s:
+            for row, s in waiting[k:] + waiting[:k]:
+                t0 = time.perf_counter()
+                if last is not s:
                     time.sleep(COOL_DOWN_S)  # the last framework's workers stop spinning
                 last = s
                 try:
                     s.sample()
                 except Exception as e:  # noqa: BLE001 - as above
-                    row.status, row.note = "error", f"{type(e).__name__}: {e}"
-            left = []
-            for row, s, prep in waiting:
+                    fail(row, e)
+                row.wall_s += time.perf_counter() - t0
+                if row is anchor and row.status != "ok":
+                    break
+            if anchor.status != "ok":
+                for row, s in waiting:
+                    if row is not anchor and row.status == "ok":
+                        row.status = "skipped"
+                        row.note = "not timed to the end: pyrnn failed, nothing to compare with"
+                break
+            for row, s in waiting:
                 if row.status == "ok" and s.done:
-                    finish(row, s)
-                elif row.status == "ok":
-                    left.append((row, s, prep))
-            waiting[:] = left
+                    _fill_timing(row, s.timing())
+            waiting[:] = [(row, s) for row, s in waiting if row.status == "ok" and not s.done]
             turn += 1
     if anchor.median_s:
         for row in rows[1:]:
@@ -1428,7 +1436,8 @@ def format_markdown(report: Dict[str, Any]) -> str:
             if r is None or r["status"] != "ok":
                 cells.append("-" if r is None or "no " in r["note"] else r["status"])
             else:
-                cells.append(f"{_fmt_time(r['median_s'])} ({r['speedup']:.2f}x)")
+                up = "" if r["speedup"] is None else f" ({r['speedup']:.2f}x)"
+                cells.append(_fmt_time(r["median_s"]) + up)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

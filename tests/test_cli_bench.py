@@ -26,6 +26,7 @@ TINY = ["--shape", "3,5,7,9", "--stream-hidden", "6", "--repeats", "1", "--warmu
 def no_cool_down(monkeypatch):
     """The pause between frameworks only matters for timing, not for these checks."""
     monkeypatch.setattr(bench, "COOL_DOWN_S", 0.0)
+    monkeypatch.setattr(bench, "SPIN_AFTER_S", {})
 
 
 def _installed(name: str) -> bool:
@@ -410,13 +411,16 @@ def _timed_call_order(monkeypatch, *extra):
         return dataclasses.replace(prep, call=call)
 
     monkeypatch.setattr(bench.PyrnnFramework, "prepare", logged)
-    monkeypatch.setattr(bench.time, "sleep", lambda s: log.append("pause"))
+    # pauses are logged, not slept: after pyrnn 0.05 s, after the reference 0.2 s
+    monkeypatch.setattr(bench, "COOL_DOWN_S", 0.05)
+    monkeypatch.setattr(bench, "SPIN_AFTER_S", {"reference": 0.2})
+    monkeypatch.setattr(bench.time, "sleep", lambda s: log.append(f"pause {s:g}"))
     args = ["bench", *TINY, "--cells", "rnn", "--modes", "inference", "--compare",
             "reference", "--repeats", "3", "--min-sample-time", "1e-9", *extra]
     assert cli.main(args) == 0
     # from the first timed call to the last (the peak probes and result() calls pause too)
     first = min(log.index(name) for name in ("pyrnn", "reference"))
-    last = max(i for i, name in enumerate(log) if name != "pause")
+    last = max(i for i, name in enumerate(log) if not name.startswith("pause"))
     return log[first:last + 1]
 
 
@@ -424,8 +428,9 @@ def test_frameworks_take_their_samples_in_turn(monkeypatch, capsys):
     # Round robin, each round beginning with the next framework: a disturbance of the
     # machine falls on both frameworks' samples alike. A sample after another framework's
     # waits for that one's worker threads to stop spinning.
-    assert _timed_call_order(monkeypatch) == ["pyrnn", "pause", "reference", "reference",
-                                              "pause", "pyrnn", "pyrnn", "pause", "reference"]
+    assert _timed_call_order(monkeypatch) == [
+        "pyrnn", "pause 0.05", "reference", "reference", "pause 0.2", "pyrnn", "pyrnn",
+        "pause 0.05", "reference"]
     assert "the frameworks' samples taken in turn" in capsys.readouterr().out
 
 
@@ -455,7 +460,7 @@ def test_a_failure_of_pyrnn_while_sampling_ends_the_case(monkeypatch, tmp_path):
 def test_sequential_takes_each_frameworks_samples_in_a_row(monkeypatch, capsys):
     order = _timed_call_order(monkeypatch, "--sequential", "--warmup", "2")
     # one more warm-up call each (the checked result() call is the first, after a pause)
-    assert order == ["pyrnn"] * 4 + ["pause"] + ["reference"] * 4
+    assert order == ["pyrnn"] * 4 + ["pause 0.2"] + ["reference"] * 4  # after its proxy run
     assert "each framework's samples in a row" in capsys.readouterr().out
     parser = cli.build_parser(cli.discover_commands(), load="bench")
     settings = bench.settings_from_args(parser.parse_args(["bench", "--sequential"]))

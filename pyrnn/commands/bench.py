@@ -63,10 +63,20 @@ STREAM_HIDDEN = (32, 128, 512)
 STREAM_STEPS = 16  # distinct input steps a streaming run cycles through
 PROXY_STEPS = 8    # steps of the proxy problem the reference checks when the full one is slow
 # Idle pause before each framework's warm-up, and before a sample that follows another
-# framework's (run_case): the previous runtime's worker threads
-# (OpenBLAS, another OpenMP, onnxruntime's pool) spin-wait for a while after their last
-# task, and on a small machine that steals the cores the next framework is timed on.
+# framework's (run_case): the previous runtime's worker threads (OpenBLAS, another
+# OpenMP, onnxruntime's pool) spin-wait for a while after their last task, and on a
+# small machine that steals the cores the next framework is timed on.
 COOL_DOWN_S = 0.05
+# Longer pauses after the frameworks whose workers spin longer. Measured on 2 cores:
+# right after the reference (numpy's OpenBLAS, 2 threads) a 2-thread FMA probe runs at
+# half speed for 50-100 ms (OpenBLAS's threads spin about 0.1 s before they sleep), after
+# onnxruntime for 10-20 ms, after torch and pyrnn not at all.
+SPIN_AFTER_S = {"reference": 0.2}
+
+
+def _pause_after(framework: str) -> float:
+    """The cool-down before a sample that follows `framework`'s."""
+    return max(COOL_DOWN_S, SPIN_AFTER_S.get(framework, 0.0))
 
 # Relative error max|a - b| / max|b| allowed between two frameworks' results, per dtype and
 # kind of result. Looser than tests/conftest.py's: the shapes here are large (sums over
@@ -953,12 +963,11 @@ def _fill_timing(row: Row, timing: Timing) -> None:
     row.gflops = row.flops / row.median_s / 1e9
 
 
-def _timed_result(prep: Prepared, mode: str, cool_down: bool = True
-                  ) -> Tuple[Dict[str, Array], float]:
-    """prep.result() after a cool-down, and the time per call it implies (it is also the
-    first warm-up call)."""
-    if cool_down:
-        time.sleep(COOL_DOWN_S)
+def _timed_result(prep: Prepared, mode: str, pause: float) -> Tuple[Dict[str, Array], float]:
+    """prep.result() after a cool-down of `pause` seconds, and the time per call it
+    implies (it is also the first warm-up call)."""
+    if pause > 0:
+        time.sleep(pause)
     t0 = time.perf_counter()
     res = prep.result()
     est = time.perf_counter() - t0
@@ -973,7 +982,7 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
     and the first warm-up), warmup - 1 more warm-up calls. Then the timed samples, in
     rounds (settings.interleave): each round takes one sample of every framework that has
     samples left, beginning with the next framework each round, and a cool-down precedes
-    every sample that follows another framework's. A disturbance of the machine (a busy
+    every sample that follows another framework's (_pause_after). A disturbance of the machine (a busy
     neighbour, a frequency change) then falls on every framework's samples alike instead
     of on one framework's, and the ratios stay honest; every framework of the case stays
     prepared (its layers, buffers, sessions) until the rounds end. Without interleave,
@@ -1009,7 +1018,8 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
     started = time.perf_counter()
     try:
         prep = pyrnn_fw.prepare(p)
-        expected, est = _timed_result(prep, p.mode)
+        # (the previous case may have ended with any framework)
+        expected, est = _timed_result(prep, p.mode, max([COOL_DOWN_S, *SPIN_AFTER_S.values()]))
         warm_up(anchor, prep, est, settings.max_time_s, started)
         del prep
     except Exception as e:  # noqa: BLE001 - report it; without an anchor the case ends
@@ -1020,10 +1030,14 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
     # cheaply and estimates what the full run would cost.
     ref_fw = fws.get("reference") or ReferenceFramework()
     proxy = p.truncated(PROXY_STEPS)
-    ref_proxy_result, est = _timed_result(ref_fw.prepare(proxy), p.mode, cool_down=False)
+    ref_proxy_result, est = _timed_result(ref_fw.prepare(proxy), p.mode, 0.0)
+    last_ran = "reference"  # the framework that ran last, for the first round's pause
     ref_est = est * p.shape.T / proxy.shape.T
     scope = "full" if proxy is p else f"proxy T={proxy.shape.T}"
-    anchor_proxy = expected if proxy is p else pyrnn_fw.prepare(proxy).result()
+    if proxy is not p:
+        anchor_proxy, last_ran = pyrnn_fw.prepare(proxy).result(), "pyrnn"
+    else:
+        anchor_proxy = expected
     anchor.check = _check(anchor_proxy, ref_proxy_result, p.dtype, p.mode, "reference", scope)
 
     for name, fw in fws.items():
@@ -1042,7 +1056,8 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
                             f"{settings.reference_cap_s:g} s")
                 continue
             prep = fw.prepare(p)
-            res, est = _timed_result(prep, p.mode)
+            res, est = _timed_result(prep, p.mode, _pause_after(last_ran))
+            last_ran = name
             row.check = _check(res, expected, p.dtype, p.mode, "pyrnn", "full")
             budget = settings.max_time_s
             if name == "reference":
@@ -1055,14 +1070,14 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
             fail(row, e)
 
     with pause_gc():
-        turn, last = 0, None
+        turn, last_s = 0, None
         while waiting:
             k = turn % len(waiting)
             for row, s in waiting[k:] + waiting[:k]:
                 t0 = time.perf_counter()
-                if last is not s:
-                    time.sleep(COOL_DOWN_S)  # the last framework's workers stop spinning
-                last = s
+                if s is not last_s:  # the last framework's workers stop spinning
+                    time.sleep(_pause_after(last_ran))
+                last_ran, last_s = row.framework, s
                 try:
                     s.sample()
                 except Exception as e:  # noqa: BLE001 - as above

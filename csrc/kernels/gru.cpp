@@ -107,34 +107,33 @@ static void gru_loop(const SeqDims& d, bool reset_after, const CellWeights<T>* w
       VT::store(gr + 2 * H, nn, m), VT::store(gr + 3 * H, e, m);
     }
   };
-  // Reset-after, once the projection a (the block's [r, z, n] sums of W_i* x_t + folded
-  // biases) and acc (W_h* h) are known.
-  auto reset_after_update = [&](int64_t b, int64_t s, int64_t u, const V* acc, const T* a,
-                                const T* hp, T* hn) {
+  // Reset-after, once acc (the block's [r, z, n] sums of W_h* h) and the input side of
+  // each gate (W_i* x_t + the folded biases: xr, xz, xn) are known.
+  auto reset_after_gates = [&](int64_t b, int64_t s, int64_t u, const V* acc, V xr, V xz,
+                               V xn, const T* hp, T* hn) {
     const int64_t j = u * Wv;
     const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
     const int64_t t = time_or_carry(d, b, s, j, m, hp, hn);
     if (t < 0) return;  // ended rows keep their state
-    const auto r = VT::sigmoid(VT::add(acc[0], VT::load(a)));
-    const auto z = VT::sigmoid(VT::add(acc[1], VT::load(a + Wv)));
+    const auto r = VT::sigmoid(VT::add(acc[0], xr));
+    const auto z = VT::sigmoid(VT::add(acc[1], xz));
     const auto e = VT::add(acc[2], VT::load(b_hn + j, m));  // W_hn h + b_hn
-    const auto nn = VT::tanh(VT::fma(r, e, VT::load(a + 2 * Wv)));
+    const auto nn = VT::tanh(VT::fma(r, e, xn));
     finish(b, t, j, m, r, z, nn, e, hp, hn);
+  };
+  // ... with the input sides in a, the block's [r, z, n] vectors of an xp row
+  auto reset_after_update = [&](int64_t b, int64_t s, int64_t u, const V* acc, const T* a,
+                                const T* hp, T* hn) {
+    reset_after_gates(b, s, u, acc, VT::load(a), VT::load(a + Wv), VT::load(a + 2 * Wv), hp,
+                      hn);
   };
   if (fused) {
     // One tile over [x_t | h] per block, the n gate's sums over x_t kept apart (SplitV 2):
     // bu holds [b_ir + b_hr, b_iz + b_hz, b_in] of the block, nx the sums W_in x_t.
     auto update = [&](int64_t b, int64_t s, int64_t u, const V* acc, const T* bu, const T* hp,
                       T* hn, const T* nx) {
-      const int64_t j = u * Wv;
-      const int m = static_cast<int>(std::min<int64_t>(Wv, H - j));
-      const int64_t t = time_or_carry(d, b, s, j, m, hp, hn);
-      if (t < 0) return;  // ended rows keep their state
-      const auto r = VT::sigmoid(VT::add(acc[0], VT::load(bu)));
-      const auto z = VT::sigmoid(VT::add(acc[1], VT::load(bu + Wv)));
-      const auto e = VT::add(acc[2], VT::load(b_hn + j, m));  // W_hn h + b_hn
-      const auto nn = VT::tanh(VT::fma(r, e, VT::add(VT::load(nx), VT::load(bu + 2 * Wv))));
-      finish(b, t, j, m, r, z, nn, e, hp, hn);
+      reset_after_gates(b, s, u, acc, VT::load(bu), VT::load(bu + Wv),
+                        VT::add(VT::load(nx), VT::load(bu + 2 * Wv)), hp, hn);
     };
     StepBarrier bar;  // the team's step barrier
 #pragma omp parallel num_threads(nt)

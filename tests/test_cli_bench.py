@@ -395,7 +395,7 @@ def test_peak_probe_without_threadpoolctl_leaves_numpy_out_of_best(monkeypatch):
     assert peaks["best"] == max(peaks["pyrnn gemm"], peaks["numpy matmul"])
 
 
-def _timed_call_order(monkeypatch, *extra):
+def _timed_call_order(monkeypatch, *extra, shape="3,5,7,9"):
     """The frameworks' timed calls, in order, of a one-case run against the reference
     (every sample is one call: a 1 ns sample time)."""
     log = []
@@ -411,15 +411,25 @@ def _timed_call_order(monkeypatch, *extra):
         return dataclasses.replace(prep, call=call)
 
     monkeypatch.setattr(bench.PyrnnFramework, "prepare", logged)
-    # pauses are logged, not slept: after pyrnn 0.05 s, after the reference 0.2 s
+    # Pauses are logged, not slept, on a clock they move: 0.05 s after pyrnn, 0.2 s after
+    # the reference (whose workers may still spin when pyrnn ran in between).
     monkeypatch.setattr(bench, "COOL_DOWN_S", 0.05)
     monkeypatch.setattr(bench, "SPIN_AFTER_S", {"reference": 0.2})
-    monkeypatch.setattr(bench.time, "sleep", lambda s: log.append(f"pause {s:g}"))
-    args = ["bench", *TINY, "--cells", "rnn", "--modes", "inference", "--compare",
+    slept = [0.0]
+
+    def pause(s):
+        slept[0] += s
+        log.append(f"pause {s:.2f}")
+    monkeypatch.setattr(bench, "_pause", pause)
+    monkeypatch.setattr(bench, "_clock", lambda: slept[0])  # only pauses take time
+    tiny = [shape if a == "3,5,7,9" else a for a in TINY]
+    args = ["bench", *tiny, "--cells", "rnn", "--modes", "inference", "--compare",
             "reference", "--repeats", "3", "--min-sample-time", "1e-9", *extra]
     assert cli.main(args) == 0
-    # from the first timed call to the last (the peak probes and result() calls pause too)
+    # from the pause before the first timed call to the last call (the peak probes pause
+    # too)
     first = min(log.index(name) for name in ("pyrnn", "reference"))
+    first -= first > 0 and log[first - 1].startswith("pause")
     last = max(i for i, name in enumerate(log) if not name.startswith("pause"))
     return log[first:last + 1]
 
@@ -429,9 +439,16 @@ def test_frameworks_take_their_samples_in_turn(monkeypatch, capsys):
     # machine falls on both frameworks' samples alike. A sample after another framework's
     # waits for that one's worker threads to stop spinning.
     assert _timed_call_order(monkeypatch) == [
-        "pyrnn", "pause 0.05", "reference", "reference", "pause 0.2", "pyrnn", "pyrnn",
-        "pause 0.05", "reference"]
+        "pause 0.20", "pyrnn", "pause 0.05", "reference", "reference", "pause 0.20", "pyrnn",
+        "pyrnn", "pause 0.05", "reference"]
     assert "the frameworks' samples taken in turn" in capsys.readouterr().out
+
+
+def test_a_pause_waits_for_every_framework_that_ran(monkeypatch, capsys):
+    # T = 12 > PROXY_STEPS: the reference runs the proxy, then pyrnn does; the reference's
+    # workers may still spin, so its 0.2 s count from its own run, not pyrnn's 0.05 s.
+    order = _timed_call_order(monkeypatch, "--sequential", shape="3,12,7,9")
+    assert order == ["pause 0.20"] + ["pyrnn"] * 3 + ["pause 0.20"] + ["reference"] * 3
 
 
 def test_a_failure_of_pyrnn_while_sampling_ends_the_case(monkeypatch, tmp_path):
@@ -460,7 +477,7 @@ def test_a_failure_of_pyrnn_while_sampling_ends_the_case(monkeypatch, tmp_path):
 def test_sequential_takes_each_frameworks_samples_in_a_row(monkeypatch, capsys):
     order = _timed_call_order(monkeypatch, "--sequential", "--warmup", "2")
     # one more warm-up call each (the checked result() call is the first, after a pause)
-    assert order == ["pyrnn"] * 4 + ["pause 0.2"] + ["reference"] * 4  # after its proxy run
+    assert order == ["pause 0.20"] + ["pyrnn"] * 4 + ["pause 0.20"] + ["reference"] * 4
     assert "each framework's samples in a row" in capsys.readouterr().out
     parser = cli.build_parser(cli.discover_commands(), load="bench")
     settings = bench.settings_from_args(parser.parse_args(["bench", "--sequential"]))

@@ -75,8 +75,18 @@ SPIN_AFTER_S = {"reference": 0.2}
 
 
 def _pause_after(framework: str) -> float:
-    """The cool-down before a sample that follows `framework`'s."""
+    """How long `framework`'s workers may spin after it ran: the cool-down it needs."""
     return max(COOL_DOWN_S, SPIN_AFTER_S.get(framework, 0.0))
+
+
+def _pause(seconds: float) -> None:
+    """Sleep through a cool-down (one place, for the tests)."""
+    time.sleep(seconds)
+
+
+def _clock() -> float:
+    """The clock cool-downs are measured on (one place, for the tests)."""
+    return time.perf_counter()
 
 # Relative error max|a - b| / max|b| allowed between two frameworks' results, per dtype and
 # kind of result. Looser than tests/conftest.py's: the shapes here are large (sums over
@@ -860,7 +870,7 @@ def measure_gemm_peak(dtype: str, n: int, frameworks: Sequence[str], threads: in
     peaks = {}
     excluded = None  # numpy's label when its threads could not be set
     for name, call in calls.items():
-        time.sleep(COOL_DOWN_S)
+        _pause(COOL_DOWN_S)
         limit = blas_thread_limit(threads) if name == "numpy matmul" else None
         if name == "numpy matmul" and limit is None and threads < usable_cpus():
             name = excluded = "numpy matmul (threads not controlled)"
@@ -878,7 +888,7 @@ def measure_fma_peak(dtype: str, repeats: int = 10) -> float:
     runs of 0.05 s: a core taken away by the host for a moment lowers a run, never
     raises it."""
     import pyrnn
-    time.sleep(COOL_DOWN_S)
+    _pause(COOL_DOWN_S)
     return float(pyrnn._core.fma_peak(dtype, 0.05, repeats))
 
 
@@ -967,7 +977,7 @@ def _timed_result(prep: Prepared, mode: str, pause: float) -> Tuple[Dict[str, Ar
     """prep.result() after a cool-down of `pause` seconds, and the time per call it
     implies (it is also the first warm-up call)."""
     if pause > 0:
-        time.sleep(pause)
+        _pause(pause)
     t0 = time.perf_counter()
     res = prep.result()
     est = time.perf_counter() - t0
@@ -982,7 +992,8 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
     and the first warm-up), warmup - 1 more warm-up calls. Then the timed samples, in
     rounds (settings.interleave): each round takes one sample of every framework that has
     samples left, beginning with the next framework each round, and a cool-down precedes
-    every sample that follows another framework's (_pause_after). A disturbance of the machine (a busy
+    every sample that follows another framework's (until the workers of every framework
+    that ran are quiet: _pause_after). A disturbance of the machine (a busy
     neighbour, a frequency change) then falls on every framework's samples alike instead
     of on one framework's, and the ratios stay honest; every framework of the case stays
     prepared (its layers, buffers, sessions) until the rounds end. Without interleave,
@@ -992,6 +1003,15 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
     anchor = _row(p, threads, "pyrnn")
     rows: List[Row] = [anchor]
     waiting: List[Tuple[Row, Sampler]] = []  # warmed up, samples to take
+    quiet_at = [0.0]  # perf_counter time from which no framework's workers still spin
+
+    def ran(framework: str) -> None:
+        """`framework` has just run: its workers may spin for _pause_after(framework)."""
+        quiet_at[0] = max(quiet_at[0], _clock() + _pause_after(framework))
+
+    def quiet_in() -> float:
+        """Seconds until every framework that ran is quiet (at least 0)."""
+        return max(0.0, quiet_at[0] - _clock())
 
     def fail(row: Row, e: Exception) -> None:
         if isinstance(e, Unsupported):
@@ -1012,6 +1032,7 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
                 while not s.done:
                     s.sample()
             _fill_timing(row, s.timing())
+        ran(row.framework)
         row.wall_s = time.perf_counter() - started  # the rounds add their share
 
     pyrnn_fw = fws["pyrnn"]
@@ -1020,6 +1041,7 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
         prep = pyrnn_fw.prepare(p)
         # (the previous case may have ended with any framework)
         expected, est = _timed_result(prep, p.mode, max([COOL_DOWN_S, *SPIN_AFTER_S.values()]))
+        ran("pyrnn")
         warm_up(anchor, prep, est, settings.max_time_s, started)
         del prep
     except Exception as e:  # noqa: BLE001 - report it; without an anchor the case ends
@@ -1031,11 +1053,12 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
     ref_fw = fws.get("reference") or ReferenceFramework()
     proxy = p.truncated(PROXY_STEPS)
     ref_proxy_result, est = _timed_result(ref_fw.prepare(proxy), p.mode, 0.0)
-    last_ran = "reference"  # the framework that ran last, for the first round's pause
+    ran("reference")
     ref_est = est * p.shape.T / proxy.shape.T
     scope = "full" if proxy is p else f"proxy T={proxy.shape.T}"
     if proxy is not p:
-        anchor_proxy, last_ran = pyrnn_fw.prepare(proxy).result(), "pyrnn"
+        anchor_proxy = pyrnn_fw.prepare(proxy).result()
+        ran("pyrnn")
     else:
         anchor_proxy = expected
     anchor.check = _check(anchor_proxy, ref_proxy_result, p.dtype, p.mode, "reference", scope)
@@ -1056,8 +1079,8 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
                             f"{settings.reference_cap_s:g} s")
                 continue
             prep = fw.prepare(p)
-            res, est = _timed_result(prep, p.mode, _pause_after(last_ran))
-            last_ran = name
+            res, est = _timed_result(prep, p.mode, quiet_in())
+            ran(name)
             row.check = _check(res, expected, p.dtype, p.mode, "pyrnn", "full")
             budget = settings.max_time_s
             if name == "reference":
@@ -1075,13 +1098,14 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
             k = turn % len(waiting)
             for row, s in waiting[k:] + waiting[:k]:
                 t0 = time.perf_counter()
-                if s is not last_s:  # the last framework's workers stop spinning
-                    time.sleep(_pause_after(last_ran))
-                last_ran, last_s = row.framework, s
+                if s is not last_s:  # the other frameworks' workers stop spinning
+                    _pause(quiet_in())
+                last_s = s
                 try:
                     s.sample()
                 except Exception as e:  # noqa: BLE001 - as above
                     fail(row, e)
+                ran(row.framework)
                 row.wall_s += time.perf_counter() - t0
                 if row is anchor and row.status != "ok":
                     break

@@ -822,6 +822,13 @@ class Sampler:
     def timing(self) -> Timing:
         return Timing(self.times, self.calls_per_sample, self.warmup_calls)
 
+    def take_all(self) -> Timing:
+        """The samples left, in a row (the garbage collector paused), and the timing."""
+        with pause_gc():
+            while not self.done:
+                self.sample()
+        return self.timing()
+
 
 @contextlib.contextmanager
 def pause_gc():
@@ -837,11 +844,7 @@ def pause_gc():
 
 def time_calls(call: Callable[[], Any], **kw: Any) -> Timing:
     """Warm up, then time all samples of call() in a row (Sampler's arguments)."""
-    s = Sampler(call, **kw)
-    with pause_gc():
-        while not s.done:
-            s.sample()
-    return s.timing()
+    return Sampler(call, **kw).take_all()
 
 
 def measure_gemm_peak(dtype: str, n: int, frameworks: Sequence[str], threads: int,
@@ -1028,10 +1031,7 @@ def run_case(p: Problem, threads: int, fws: Dict[str, Framework],
         if settings.interleave:
             waiting.append((row, s))
         else:
-            with pause_gc():
-                while not s.done:
-                    s.sample()
-            _fill_timing(row, s.timing())
+            _fill_timing(row, s.take_all())
         ran(row.framework)
         row.wall_s = time.perf_counter() - started  # the rounds add their share
 
